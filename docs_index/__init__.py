@@ -1,0 +1,1 @@
+"""docs_index package."""
