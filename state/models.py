@@ -1,0 +1,139 @@
+"""The state tables: requirements, tasks, task dependencies and task events.
+
+Ids are integers in the database and shown as `REQ-0001` / `T-0001` (see `format_id` and
+`parse_id`). Status columns hold the string values of `state.machine.TaskStatus` and
+`state.machine.RequirementStatus`; only `state.machine` changes them after a row is created.
+All timestamps are timezone-aware UTC (`state.columns.UTCDateTime`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from state.columns import UTCDateTime, utcnow
+
+_PREFIXES = {"requirement": "REQ", "task": "T"}
+_ID_RE = re.compile(r"^(?:(REQ|T)-)?0*(\d+)$", re.IGNORECASE)
+
+
+def format_id(kind: str, number: int) -> str:
+    """Show a row id: `format_id("task", 7) == "T-0007"`, `format_id("requirement", 1) == "REQ-0001"`."""
+    return f"{_PREFIXES[kind]}-{number:04d}"
+
+
+def parse_id(kind: str, text: str) -> int:
+    """Read an id the user typed: `T-0007`, `t-7` or `7` for a task; `REQ-0001` or `1` for a requirement.
+
+    Raises:
+        ValueError: when the text is not an id of that kind.
+    """
+    match = _ID_RE.match(text.strip())
+    if not match or (match.group(1) and match.group(1).upper() != _PREFIXES[kind]):
+        raise ValueError(f"{text!r} is not a {kind} id (expected like {format_id(kind, 1)})")
+    return int(match.group(2))
+
+
+class Requirement(SQLModel, table=True):
+    """One requirements file, identified by its resolved source path.
+
+    `revision` starts at 1 and grows each time the file is submitted with different content
+    (`content_sha256` is the sha256 of the file's bytes at the latest revision).
+    """
+
+    __tablename__ = "requirement"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str
+    slug: str
+    source_path: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    content_sha256: str
+    revision: int = 1
+    status: str = "OPEN"
+    owner: Optional[str] = None
+    front_matter: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    @property
+    def ref(self) -> str:
+        """The id as shown to people, e.g. `REQ-0001`."""
+        return format_id("requirement", self.id)
+
+
+class Task(SQLModel, table=True):
+    """One unit of work for a worker: a task type, its payload and where it stands.
+
+    `status` is a `TaskStatus` value and `phase` a `Phase` value (or None before the first
+    phase). `attempts` counts claims; `not_before` delays the next claim (retry backoff).
+    `lease_owner`/`lease_expires_at` are set while IN_PROGRESS. `plan` holds the stored plan
+    of the plan phase; `result` what apply produced; `error` the last error message.
+    `source_path`/`source_line`/`source_field` point at the requirements text it came from.
+    """
+
+    __tablename__ = "task"
+    __table_args__ = (
+        UniqueConstraint("requirement_id", "revision", "spec_key", name="uq_task_spec"),
+        Index("ix_task_claim", "status", "not_before", "priority"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    requirement_id: int = Field(foreign_key="requirement.id", index=True)
+    revision: int = 1
+    spec_key: str
+    type: str
+    title: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "PENDING"
+    phase: Optional[str] = None
+    priority: int = 0
+    attempts: int = 0
+    max_attempts: int = 3
+    not_before: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    lease_owner: Optional[str] = None
+    lease_expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    plan: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    result: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    source_path: Optional[str] = None
+    source_line: Optional[int] = None
+    source_field: Optional[str] = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    @property
+    def ref(self) -> str:
+        """The id as shown to people, e.g. `T-0001`."""
+        return format_id("task", self.id)
+
+
+class TaskDependency(SQLModel, table=True):
+    """`task_id` runs only once `depends_on_id` is COMPLETE."""
+
+    __tablename__ = "task_dependency"
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    depends_on_id: int = Field(foreign_key="task.id", primary_key=True, index=True)
+
+
+class TaskEvent(SQLModel, table=True):
+    """One status or phase change of a task, written in the same transaction as the change.
+
+    `from_status` is None for the creation event. `actor` is a worker id, `lead` or a user
+    command; `reason` says why in words.
+    """
+
+    __tablename__ = "task_event"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    from_status: Optional[str] = None
+    to_status: str
+    phase: Optional[str] = None
+    actor: str
+    reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
