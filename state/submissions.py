@@ -131,6 +131,7 @@ def record_submission(
             )
             cancelled.append(task_id)
         requirement.title = title
+        requirement.slug = slugify(title)
         requirement.content_sha256 = content_sha256
         requirement.revision = new_revision
         requirement.owner = owner

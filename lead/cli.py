@@ -1,0 +1,339 @@
+"""The `lead` command: submit a requirements file, and look at or steer what it became.
+
+    lead submit FILE.md      break a requirements file into tasks (one transaction)
+    lead status [REQ]        the board, or one requirement's tasks
+    lead show TASK           a task's payload, plan, result, events and error
+    lead retry TASK          FAILED -> PENDING (a fresh set of attempts)
+    lead cancel REQ|TASK     PENDING -> CANCELLED (a requirement: all its PENDING tasks)
+
+Every command takes `--json`, `--db URL` (or `$JOB_AGENT_DB`) and `--progress-dir DIR` (or
+`$JOB_AGENT_PROGRESS_DIR`). Exit codes: 0 success, 1 user error, 2 internal error.
+`submit` of a structured file and `status` never import litellm, chromadb or
+sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lead.cli_runner import UserError, run_cli
+
+app = typer.Typer(
+    name="lead",
+    help="The tech lead: turns a requirements file into tasks and shows where they stand.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db]."),
+]
+ProgressOption = Annotated[
+    Optional[Path],
+    typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress]."),
+]
+
+
+def _engine(db: str | None):
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from state.engine import make_engine, redact_url
+
+    try:
+        return make_engine(db)
+    except ArgumentError as error:
+        raise UserError(f"--db: not a database URL: {error}") from None
+    except OperationalError as error:
+        target = redact_url(db) if db else "the default database"
+        raise UserError(f"cannot open {target}: {error.orig}") from None
+
+
+def _emit(as_json: bool, data: Any, text: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        typer.echo(text)
+
+
+def _age(ts: datetime) -> str:
+    from state.columns import utcnow
+
+    seconds = max(0, int((utcnow() - ts).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _render(session, progress_dir: Path | None, requirement_ids: list[int] | None) -> None:
+    from state.progress import render_progress
+
+    render_progress(session, progress_dir, requirement_ids)
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="The requirements markdown file.", show_default=False)],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    progress_dir: ProgressOption = None,
+) -> None:
+    """Break a requirements file into tasks and record them (all or nothing).
+
+    Submitting an unchanged file again creates nothing; a changed file becomes a new
+    revision and cancels the still-PENDING tasks of the old one.
+    """
+    from lead.errors import RequirementsError
+    from lead.requirements import load_requirements
+
+    try:
+        doc = load_requirements(file)
+    except RequirementsError as error:
+        raise UserError(str(error)) from None
+    except OSError as error:
+        raise UserError(f"{file}: cannot read: {error.strerror or error}") from None
+
+    from sqlmodel import Session
+
+    from state.models import Task, format_id
+    from state.submissions import record_submission
+    from state.views import task_rows
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        result = record_submission(
+            session,
+            source_path=str(file.resolve()),
+            title=doc.title,
+            content_sha256=doc.content_sha256,
+            front_matter=doc.front_matter,
+            owner=doc.owner,
+            specs=doc.task_specs,
+        )
+        session.commit()
+        rows = task_rows(session, result.requirement_id, result.revision)
+        _render(session, progress_dir, [result.requirement_id])
+    requirement = format_id("requirement", result.requirement_id)
+    data = {
+        "requirement": requirement,
+        "outcome": result.outcome,
+        "revision": result.revision,
+        "tasks": [row.as_json() for row in rows],
+        "cancelled": [format_id("task", t) for t in result.cancelled_ids],
+    }
+    if result.outcome == "unchanged":
+        text = f"{requirement} is unchanged (revision {result.revision}, {len(rows)} tasks): nothing created."
+    else:
+        verb = "created" if result.outcome == "created" else f"revised to revision {result.revision}"
+        table = _table(
+            ["task", "type", "title", "depends on", "line"],
+            [[r.id, r.type, r.title, ", ".join(r.depends_on) or "-", str(r.source_line or "")] for r in rows],
+        )
+        text = f"{requirement} {verb}: {len(rows)} tasks PENDING\n{table}"
+        if result.cancelled_ids:
+            text += "\ncancelled from the previous revision: " + ", ".join(data["cancelled"])
+    _emit(as_json, data, text)
+
+
+@app.command()
+def status(
+    requirement: Annotated[Optional[str], typer.Argument(help="A requirement id (REQ-0001); all when omitted.")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show the board of requirements, or the tasks of one requirement."""
+    from sqlmodel import Session
+
+    from state.models import Requirement, parse_id
+    from state.views import requirement_summaries, task_rows
+
+    engine = _engine(db)
+    with Session(engine) as session:
+        if requirement is None:
+            summaries = requirement_summaries(session)
+            data = [s.as_json() for s in summaries]
+            rows = [
+                [s.id, s.title, s.status, str(s.revision)] + [str(s.counts[k]) for k in ("PENDING", "IN_PROGRESS", "COMPLETE", "FAILED", "CANCELLED")] + [_age(s.updated_at)]
+                for s in summaries
+            ]
+            text = _table(["requirement", "title", "status", "rev", "pending", "running", "complete", "failed", "cancelled", "updated"], rows) if rows else "No requirements yet. Submit one with `lead submit FILE.md`."
+            _emit(as_json, data, text)
+            return
+        number = _parse(parse_id, "requirement", requirement)
+        req = session.get(Requirement, number)
+        if req is None:
+            raise UserError(f"no requirement {requirement}")
+        rows = task_rows(session, number)
+        data = {"requirement": req.ref, "title": req.title, "status": req.status, "revision": req.revision, "tasks": [r.as_json() for r in rows]}
+        table_rows = []
+        for r in rows:
+            state_text = r.status + (f" (blocked by {', '.join(r.blocked_by)})" if r.blocked_by else "")
+            table_rows.append([r.id, r.type, r.title, state_text, r.phase or "-", f"{r.attempts}/{r.max_attempts}", _age(r.created_at)])
+        text = f"{req.ref} {req.title}: {req.status} (revision {req.revision})\n" + _table(
+            ["task", "type", "title", "status", "phase", "attempts", "age"], table_rows
+        )
+        _emit(as_json, data, text)
+
+
+@app.command()
+def show(
+    task: Annotated[str, typer.Argument(help="A task id (T-0001).")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Show one task: payload, stored plan, result, error and its events."""
+    from sqlmodel import Session
+
+    from state.models import Task, parse_id
+    from state.redaction import redact
+    from state.views import recent_events, task_row
+
+    engine = _engine(db)
+    number = _parse(parse_id, "task", task)
+    with Session(engine) as session:
+        row = task_row(session, number)
+        if row is None:
+            raise UserError(f"no task {task}")
+        record = session.get(Task, number)
+        events = recent_events(session, task_id=number, limit=200)
+        data = row.as_json() | {
+            "payload": redact(record.payload),
+            "plan": redact(record.plan) if record.plan else None,
+            "result": redact(record.result) if record.result else None,
+            "source": {"path": record.source_path, "line": record.source_line, "field": record.source_field},
+            "events": [e.as_json() for e in reversed(events)],
+        }
+    lines = [f"{row.id} {row.type}: {row.title}", f"status {row.status}" + (f", phase {row.phase}" if row.phase else "") + f", attempts {row.attempts}/{row.max_attempts}"]
+    if record.source_path:
+        lines.append(f"source {record.source_path}:{record.source_line or '?'}" + (f" ({record.source_field})" if record.source_field else ""))
+    if row.depends_on:
+        lines.append("depends on " + ", ".join(row.depends_on) + (f" (blocked by {', '.join(row.blocked_by)})" if row.blocked_by else ""))
+    if row.error:
+        lines += ["", "error:", "  " + row.error.replace("\n", "\n  ")]
+    for title, key in (("payload", "payload"), ("plan", "plan"), ("result", "result")):
+        if data[key]:
+            lines += ["", f"{title}:", _indent_json(data[key])]
+    lines += ["", "events:"] + [
+        f"  {e['at']}  {e['from_status'] or '-'} -> {e['to_status']}  {e['phase'] or ''}  {e['actor']}  {e['reason'] or ''}".rstrip()
+        for e in data["events"]
+    ]
+    _emit(as_json, data, "\n".join(lines))
+
+
+@app.command()
+def retry(
+    task: Annotated[str, typer.Argument(help="A FAILED task id (T-0001).")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    progress_dir: ProgressOption = None,
+) -> None:
+    """Send a FAILED task back to PENDING with a fresh set of attempts."""
+    from sqlmodel import Session
+
+    from state.engine import writer
+    from state.machine import TaskStatus, TransitionError, transition
+    from state.models import Task, parse_id
+
+    engine = _engine(db)
+    number = _parse(parse_id, "task", task)
+    with Session(writer(engine)) as session:
+        record = session.get(Task, number)
+        if record is None:
+            raise UserError(f"no task {task}")
+        try:
+            transition(
+                session, number, TaskStatus.FAILED, TaskStatus.PENDING, actor="lead retry", reason="retried by the user",
+                values={"attempts": 0, "not_before": None, "error": None},
+            )
+        except TransitionError as error:
+            raise UserError(str(error)) from None
+        session.commit()
+        _render(session, progress_dir, [record.requirement_id])
+        ref = record.ref
+    _emit(as_json, {"task": ref, "status": "PENDING"}, f"{ref} is PENDING again.")
+
+
+@app.command()
+def cancel(
+    target: Annotated[str, typer.Argument(help="A requirement (REQ-0001) or a task (T-0001).")],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    progress_dir: ProgressOption = None,
+) -> None:
+    """Cancel a PENDING task, or every PENDING task of a requirement."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from state.engine import writer
+    from state.machine import TaskStatus, TransitionError, transition
+    from state.models import Requirement, Task, format_id, parse_id
+
+    engine = _engine(db)
+    is_requirement = target.strip().upper().startswith("REQ")
+    with Session(writer(engine)) as session:
+        if is_requirement:
+            number = _parse(parse_id, "requirement", target)
+            req = session.get(Requirement, number)
+            if req is None:
+                raise UserError(f"no requirement {target}")
+            tasks = list(session.execute(select(Task).where(Task.requirement_id == number, Task.revision == req.revision)).scalars())
+            cancelled = []
+            skipped = []
+            for t in tasks:
+                if t.status == TaskStatus.PENDING.value:
+                    transition(session, t.id, TaskStatus.PENDING, TaskStatus.CANCELLED, actor="lead cancel", reason="cancelled by the user")
+                    cancelled.append(t.ref)
+                elif t.status == TaskStatus.IN_PROGRESS.value:
+                    skipped.append(t.ref)
+            requirement_id = number
+        else:
+            number = _parse(parse_id, "task", target)
+            record = session.get(Task, number)
+            if record is None:
+                raise UserError(f"no task {target}")
+            try:
+                transition(session, number, TaskStatus.PENDING, TaskStatus.CANCELLED, actor="lead cancel", reason="cancelled by the user")
+            except TransitionError as error:
+                raise UserError(str(error)) from None
+            cancelled, skipped, requirement_id = [record.ref], [], record.requirement_id
+        session.commit()
+        _render(session, progress_dir, [requirement_id])
+    text = f"cancelled {len(cancelled)} task(s)" + (f": {', '.join(cancelled)}" if cancelled else "")
+    if skipped:
+        text += f"\nstill running (not cancelled; they finish their current attempt): {', '.join(skipped)}"
+    _emit(as_json, {"cancelled": cancelled, "running": skipped}, text)
+
+
+def _parse(parser, kind: str, text: str) -> int:
+    try:
+        return parser(kind, text)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def _indent_json(value: Any) -> str:
+    return "\n".join("  " + line for line in json.dumps(value, indent=2, default=str).splitlines())
+
+
+def main() -> None:
+    """Console-script entry point: `lead`."""
+    sys.exit(run_cli(app, "lead"))
+
+
+if __name__ == "__main__":
+    main()

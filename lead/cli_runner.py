@@ -1,0 +1,53 @@
+"""Running a typer app with the exit codes our CLIs promise: 0 success, 1 user error, 2 internal error.
+
+Click's own convention (2 for a usage error) is folded into ours: a bad flag or argument is a
+user error (1). A `UserError` is printed as one line, without a traceback. Anything else is
+an internal error: a one-line summary plus the traceback on stderr, exit 2. Used by `lead`
+and `worker`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_INTERNAL_ERROR = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix (a bad file, an unknown id, a refused move): one line, exit 1."""
+
+
+def run_cli(app, prog: str, argv: list[str] | None = None) -> int:
+    """Run `app` (a `typer.Typer`) and return the process exit code (never raises).
+
+    Args:
+        prog: the program name shown in messages (`lead`, `worker`).
+        argv: arguments (default: `sys.argv[1:]`).
+    """
+    import click
+
+    try:
+        result = app(args=argv, prog_name=prog, standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        error.show(file=sys.stderr)
+        return EXIT_USER_ERROR
+    except click.exceptions.Abort:
+        print(f"{prog}: aborted", file=sys.stderr)
+        return 130
+    except UserError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except click.exceptions.ClickException as error:
+        error.show(file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as error:  # noqa: BLE001 - the last line of defence: report and exit 2
+        traceback.print_exc(file=sys.stderr)
+        print(f"{prog}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    return result if isinstance(result, int) else EXIT_OK
