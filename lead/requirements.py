@@ -1,0 +1,275 @@
+"""Reading a requirements file into a `RequirementsDoc` with its task specs.
+
+`load_requirements(path)` is the whole of it: split off the front matter (cross-checked
+with python-frontmatter), check its fields, read every fenced ```` ```yaml ```` /
+```` ```yml ```` block of the body (other fenced blocks and all prose are ignored), then for
+each job: substitute ``${...}``, check field names against the SDK's ``JobSettings``,
+resolve relative paths, merge the front matter's ``defaults`` and ``tags``, and decompose
+into ``deploy_job`` / ``run_job`` specs. Every problem is a `RequirementsError` naming the
+file, the line in the whole file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lead import yaml_lines
+from lead.decompose import JobReference, PreparedJob, RunRequest, TaskSpec, decompose
+from lead.defaults import apply_defaults
+from lead.errors import FieldProblem, RequirementsError, YamlError
+from lead.front_matter import read_front_matter
+from lead.job_blocks import Ignored, JobSource, read_block
+from lead.job_schema import BUNDLE_ONLY_JOB_KEYS, check_fields
+from lead.markdown import fenced_blocks, first_heading, split_front_matter
+from lead.substitution import (
+    Substituter,
+    SubstitutionContext,
+    VariableDef,
+    job_references,
+)
+from lead.workspace_paths import resolve_job_paths
+from lead.yaml_lines import LineMap, format_path
+
+YAML_LANGUAGES = ("yaml", "yml")
+
+
+@dataclass(frozen=True)
+class RequirementsDoc:
+    """A requirements file, read and decomposed.
+
+    path: the file as given. title: front matter ``title``, else the first ``#`` heading,
+    else the file name. owner, profile, workspace_root: front matter (``None`` when absent;
+    workspace_root without a trailing slash). variables: effective variable values as written
+    (front matter over block defaults; declarations without a value are left out). tags,
+    defaults: front matter, tags as strings. run_after_deploy: job keys. front_matter: the
+    front matter mapping as written. content_sha256: hex sha256 of the raw file bytes.
+    task_specs: in topological order, dependencies first. bundle, target: for
+    ``${bundle.name}``/``${bundle.target}``. ignored: parts accepted but not used (bundle
+    settings such as ``permissions`` or ``targets``), one `Ignored` each, for the CLI to show.
+    """
+
+    path: Path
+    title: str
+    owner: str | None
+    profile: str | None
+    workspace_root: str | None
+    variables: dict[str, Any]
+    tags: dict[str, str]
+    defaults: dict[str, Any]
+    run_after_deploy: tuple[str, ...]
+    front_matter: dict[str, Any]
+    content_sha256: str
+    task_specs: list[TaskSpec]
+    bundle: str | None = None
+    target: str | None = None
+    ignored: tuple[Ignored, ...] = field(default_factory=tuple)
+
+
+def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc:
+    """Read the requirements file at `path` (or `text`, reported as `path`).
+
+    With `text`, the file is not read and `content_sha256` is of ``text`` encoded as UTF-8.
+    Imports ``databricks.sdk.service.jobs`` (for field names) when there is a job to check.
+
+    Raises:
+        RequirementsError: any problem in the file (see the `lead` package docstring for the
+            list), located by line in the whole file and dotted field.
+        OSError: the file cannot be read.
+    """
+    path = Path(path)
+    if text is None:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise RequirementsError(path, line, "", f"not UTF-8 text ({exc.reason})") from None
+    else:
+        raw = text.encode("utf-8")
+    return _Reader(path, text.lstrip("\ufeff"), hashlib.sha256(raw).hexdigest()).read()
+
+
+class _Reader:
+    def __init__(self, path: Path, text: str, sha: str) -> None:
+        self.path = path
+        self.text = text
+        self.sha = sha
+
+    def error(self, line: int, field: str, message: str) -> RequirementsError:
+        return RequirementsError(self.path, line, field, message)
+
+    def located(self, problem: FieldProblem, lines: LineMap, prefix: tuple = ()) -> RequirementsError:
+        if problem.at is not None:
+            return self.error(problem.at[0], problem.at[1], problem.message)
+        full = tuple(prefix) + problem.path
+        return self.error(lines.line_of(full), format_path(full), problem.message)
+
+    def yaml(self, text: str, first_line: int, where: str) -> tuple[Any, LineMap]:
+        try:
+            return yaml_lines.load(text, first_line=first_line)
+        except YamlError as exc:
+            message = exc.message.replace("invalid YAML", f"invalid YAML {where}", 1)
+            raise self.error(exc.line, format_path(exc.path), message) from None
+
+    def read(self) -> RequirementsDoc:
+        if not self.text.strip():
+            raise self.error(1, "", "empty file: expected front matter and fenced ```yaml blocks with jobs")
+        split = split_front_matter(self.text)
+        if split.unclosed:
+            raise self.error(split.open_line, "", "the front matter opened here with '---' is never closed")
+        fm_data, fm_lines = ({}, LineMap())
+        if split.front_matter is not None:
+            fm_data, fm_lines = self.yaml(split.front_matter, split.front_matter_line, "in the front matter")
+            fm_data = {} if fm_data is None else fm_data
+            if not isinstance(fm_data, dict):
+                raise self.error(split.front_matter_line, "", "the front matter must be a mapping of fields")
+        self.cross_check(fm_data, split.body)
+        try:
+            fm = read_front_matter(fm_data)
+        except FieldProblem as problem:
+            raise self.located(problem, fm_lines) from None
+
+        jobs: list[JobSource] = []
+        block_vars: dict[str, VariableDef] = {}
+        bundle_name = fm.bundle_name
+        ignored: list[Ignored] = []
+        for block in fenced_blocks(split.body, split.body_line):
+            if block.language not in YAML_LANGUAGES:
+                continue
+            if not block.closed:
+                raise self.error(block.open_line, "", f"the ```{block.language} block opened here is never closed")
+            value, lines = self.yaml(block.content, block.content_line, "")
+            if value is None:
+                continue
+            try:
+                contents = read_block(value, lines)
+            except FieldProblem as problem:
+                raise self.located(problem, lines) from None
+            for job in contents.jobs:
+                for other in jobs:
+                    if other.key == job.key:
+                        raise self.error(
+                            job.line, job.field,
+                            f"duplicate job key '{job.key}' (already defined at line {other.line})",
+                        )
+                jobs.append(job)
+            for name, var in contents.variables.items():
+                known = block_vars.get(name)
+                if known is not None and known.value != var.value:
+                    raise self.error(
+                        var.line, var.field,
+                        f"variable '{name}' is declared again with a different default "
+                        f"(first at line {known.line})",
+                    )
+                block_vars.setdefault(name, var)
+            bundle_name = bundle_name or contents.bundle_name
+            ignored.extend(contents.ignored)
+        if not jobs:
+            raise self.error(
+                1, "", "no jobs: the file has no fenced ```yaml block with `resources: jobs:` or `jobs:`"
+            )
+
+        variables = dict(block_vars)
+        for name, value in fm.variables.items():
+            variables[name] = VariableDef(value, fm_lines.line_of(("variables", name)), f"variables.{name}")
+        ctx = SubstitutionContext(
+            variables=variables,
+            bundle_name=bundle_name,
+            target=fm.target,
+            workspace_root=fm.workspace_root,
+            job_keys=frozenset(job.key for job in jobs),
+        )
+        subst = Substituter(ctx)
+        try:
+            defaults = subst.substitute(fm.defaults, ("defaults",))
+            tags = subst.substitute(fm.tags, ("tags",))
+        except FieldProblem as problem:
+            raise self.located(problem, fm_lines) from None
+
+        prepared = [self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored) for job in jobs]
+        runs = [
+            RunRequest(key, fm_lines.line_of(("run_after_deploy", i)), f"run_after_deploy[{i}]")
+            for i, key in enumerate(fm.run_after_deploy)
+        ]
+        specs = decompose(
+            prepared, runs, path=self.path, owner=fm.owner, profile=fm.profile, workspace_root=fm.workspace_root
+        )
+        return RequirementsDoc(
+            path=self.path,
+            title=fm.title or first_heading(split.body) or self.path.stem,
+            owner=fm.owner,
+            profile=fm.profile,
+            workspace_root=fm.workspace_root,
+            variables={n: v.value for n, v in variables.items() if not v.note},
+            tags=dict(fm.tags),
+            defaults=dict(fm.defaults),
+            run_after_deploy=fm.run_after_deploy,
+            front_matter=dict(fm_data),
+            content_sha256=self.sha,
+            task_specs=specs,
+            bundle=bundle_name,
+            target=fm.target,
+            ignored=tuple(ignored),
+        )
+
+    def cross_check(self, fm_data: dict, body: str) -> None:
+        """python-frontmatter must read the same front matter and body as our line-keeping
+        split; a disagreement means the line numbers would be wrong, so it is reported."""
+        import frontmatter
+        from frontmatter.default_handlers import YAMLHandler
+
+        class _Handler(YAMLHandler):
+            def load(self, fm: str, **kwargs: object) -> Any:
+                return yaml_lines.PlainLoader(fm).get_single_data() if fm.strip() else None
+
+        try:
+            metadata, content = frontmatter.parse(self.text, handler=_Handler())
+        except Exception as exc:  # noqa: BLE001 - any failure there is a disagreement
+            metadata, content = {"<error>": str(exc)}, ""
+        if metadata != fm_data or content.strip() != body.strip():
+            raise self.error(
+                1, "", "python-frontmatter reads this file's front matter differently; check its '---' lines"
+            )
+
+    def prepare(
+        self,
+        job: JobSource,
+        subst: Substituter,
+        defaults: dict[str, Any],
+        tags: dict[str, str],
+        root: str | None,
+        fm_lines: LineMap,
+        ignored: list[Ignored],
+    ) -> PreparedJob:
+        settings = dict(job.settings)
+        for key in BUNDLE_ONLY_JOB_KEYS & settings.keys():
+            del settings[key]
+            ignored.append(
+                Ignored(job.lines.line_of(job.prefix + (key,)), format_path(job.prefix + (key,)),
+                        "bundle-only job setting not applied by this product")
+            )
+        try:
+            settings = subst.substitute(settings)
+            check_fields(settings, "JobSettings")
+            settings = resolve_job_paths(settings, root)
+        except FieldProblem as problem:
+            raise self.located(problem, job.lines, job.prefix) from None
+        origins: dict[tuple, tuple] = {}
+        if "name" not in settings:
+            settings["name"] = job.key
+        settings, origins = apply_defaults(settings, defaults, tags)
+        rel = job.lines.sub(job.prefix)
+        field_lines = {format_path(p): ln for p, ln in rel.lines.items() if p}
+        field_lines.setdefault("name", job.line)
+        for p, origin in origins.items():
+            field_lines[format_path(p)] = fm_lines.line_of(origin)
+        references = []
+        for p, key in job_references(settings):
+            if p in origins:
+                references.append(JobReference(key, fm_lines.line_of(origins[p]), format_path(origins[p])))
+            else:
+                references.append(JobReference(key, rel.line_of(p), format_path(job.prefix + p)))
+        return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references))
