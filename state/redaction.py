@@ -21,8 +21,15 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """A deep copy of `value` (JSON-like: dicts, lists, scalars) with secret-named values replaced by `***`."""
+    """A deep copy of `value` (JSON-like: dicts, lists, scalars) with secret-named values replaced by `***`.
+
+    Plan changes (`{"field": ..., "before": ..., "after": ...}`) of a secret-named field have
+    their before and after values masked.
+    """
     if isinstance(value, dict):
+        if isinstance(value.get("field"), str) and is_secret_key(value["field"].rsplit(".", 1)[-1]):
+            # A plan change of a secret-named field: {"field": "spark_env_vars.API_TOKEN", "before": ..., "after": ...}
+            return {k: (REDACTED if k in ("before", "after") and v is not None else redact(v)) for k, v in value.items()}
         out = {}
         for key, item in value.items():
             if isinstance(key, str) and is_secret_key(key) and isinstance(item, (str, int, float)) and not (
