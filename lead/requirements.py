@@ -111,7 +111,7 @@ class _Reader:
         try:
             return yaml_lines.load(text, first_line=first_line)
         except YamlError as exc:
-            message = exc.message.replace("invalid YAML", f"invalid YAML {where}", 1)
+            message = exc.message.replace("invalid YAML", f"invalid YAML {where}".rstrip(), 1)
             raise self.error(exc.line, format_path(exc.path), message) from None
 
     def read(self) -> RequirementsDoc:
