@@ -229,7 +229,10 @@ class _Reader:
             metadata, content = frontmatter.parse(self.text, handler=_Handler())
         except Exception as exc:  # noqa: BLE001 - any failure there is a disagreement
             metadata, content = {"<error>": str(exc)}, ""
-        if metadata != fm_data or content.strip() != body.strip():
+        def norm(s: str) -> str:  # python-frontmatter turns CRLF into LF
+            return s.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+        if metadata != fm_data or norm(content) != norm(body):
             raise self.error(
                 1, "", "python-frontmatter reads this file's front matter differently; check its '---' lines"
             )

@@ -1,38 +1,13 @@
-"""Helpers for the lead tests: write a real requirements file, find a line by its text."""
+"""Fixtures for the lead tests: write a real requirements file under tmp_path."""
 
 from __future__ import annotations
 
-import textwrap
+import sys
 from pathlib import Path
 
 import pytest
 
-FRONT_MATTER = """\
----
-title: Test requirements
-owner: me@example.com
-workspace_root: /Workspace/Shared/job-agent
-variables:
-  catalog: main
----
-"""
-
-
-def line_no(text: str, needle: str, nth: int = 1) -> int:
-    """1-based line of the `nth` line of `text` containing `needle` (independent of lead)."""
-    seen = 0
-    for i, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            seen += 1
-            if seen == nth:
-                return i
-    raise AssertionError(f"{needle!r} not in text")
-
-
-def md(body: str, front: str = FRONT_MATTER) -> str:
-    """A requirements document: `front` (the standard front matter unless given) followed by
-    the dedented `body`."""
-    return front + textwrap.dedent(body)
+sys.path.insert(0, str(Path(__file__).parent))  # for `from lead_helpers import ...`
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FRONT_MATTER, line_no, md
+from lead_helpers import FRONT_MATTER, line_no, md
 
 from lead.errors import RequirementsError
 from lead.requirements import load_requirements
