@@ -3,8 +3,10 @@
 Bodies are parsed and emitted through the SDK's dataclasses (``jobs.JobSettings``,
 ``jobs.SubmitTask``, ``jobs.QueueSettings``, ``jobs.Job``, ``jobs.Run``, ``jobs.RunOutput``...;
 this SDK version has no request dataclasses, so request fields are read as ``JobsAPI`` sends
-them), so shapes match ``databricks/sdk/service/jobs.py`` exactly. Errors: unknown job or run -> 404
-``RESOURCE_DOES_NOT_EXIST``; invalid settings or parameters -> 400 ``INVALID_PARAMETER_VALUE``.
+them), so shapes match ``databricks/sdk/service/jobs.py`` exactly. Errors: unknown job or run ->
+400 ``INVALID_PARAMETER_VALUE`` "Job <id> does not exist." / "Run <id> does not exist.", as the
+service answers (the SDK's ``errors/overrides.py`` turns those into ``ResourceDoesNotExist`` for
+``jobs/get`` and ``jobs/runs/get``); invalid settings or parameters -> 400 ``INVALID_PARAMETER_VALUE``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.routing import Route
 
 from sandbox import runs as runlife
 from sandbox import seed
-from sandbox.errors import InvalidParameterValue, ResourceDoesNotExist
+from sandbox.errors import InvalidParameterValue
 from sandbox.http import json_body, ok, q_bool, q_int, q_str, require, token_of
 from sandbox.job_validation import validate_settings
 
@@ -55,10 +57,10 @@ def _page_offset(token: str | None) -> int:
         raise InvalidParameterValue(f"Invalid page token: {token}") from None
 
 
-def _job_or_404(ws: dict, job_id) -> dict:
+def _job_or_error(ws: dict, job_id) -> dict:
     job = ws["jobs"].get(str(job_id))
     if job is None:
-        raise ResourceDoesNotExist(f"Job {job_id} does not exist.")
+        raise InvalidParameterValue(f"Job {job_id} does not exist.")
     return job
 
 
@@ -99,7 +101,7 @@ async def get(request: Request):
     if job_id is None:
         raise InvalidParameterValue("Missing required field: job_id")
     with _store(request).transaction(token_of(request)) as ws:
-        return ok(_job_dict(_job_or_404(ws, job_id)))
+        return ok(_job_dict(_job_or_error(ws, job_id)))
 
 
 async def list_jobs(request: Request):
@@ -135,7 +137,7 @@ async def reset(request: Request):
     job_id = require(body, "job_id", int)
     new = _normalise_settings(require(body, "new_settings", dict))
     with _store(request).transaction(token_of(request), write=True) as ws:
-        job = _job_or_404(ws, job_id)
+        job = _job_or_error(ws, job_id)
         validate_settings(ws, new)
         job["settings"] = new
     return ok({})
@@ -160,7 +162,7 @@ async def update(request: Request):
     partial = jobs.JobSettings.from_dict(body.get("new_settings") or {}).as_dict()
     remove = body.get("fields_to_remove") or []
     with _store(request).transaction(token_of(request), write=True) as ws:
-        job = _job_or_404(ws, job_id)
+        job = _job_or_error(ws, job_id)
         merged = dict(job["settings"])
         for k, v in partial.items():
             if k == "tasks":
@@ -183,11 +185,11 @@ async def update(request: Request):
 
 
 async def delete(request: Request):
-    """``POST /api/2.2/jobs/delete`` ``{job_id}`` -> ``{}``; 404 if unknown."""
+    """``POST /api/2.2/jobs/delete`` ``{job_id}`` -> ``{}``; 400 if unknown."""
     body = await json_body(request)
     job_id = require(body, "job_id", int)
     with _store(request).transaction(token_of(request), write=True) as ws:
-        _job_or_404(ws, job_id)
+        _job_or_error(ws, job_id)
         del ws["jobs"][str(job_id)]
     return ok({})
 
@@ -213,7 +215,7 @@ async def run_now(request: Request):
         if idem and idem in ws["idempotency"]:
             rid = ws["idempotency"][idem]
             return ok(jobs.RunNowResponse(run_id=rid, number_in_job=rid).as_dict())
-        job = _job_or_404(ws, job_id)
+        job = _job_or_error(ws, job_id)
         settings = job["settings"]
         if only:
             known = {t["task_key"] for t in settings.get("tasks") or []}
@@ -255,10 +257,10 @@ async def submit(request: Request):
     return ok(jobs.SubmitRunResponse(run_id=rid).as_dict())
 
 
-def _run_or_404(ws: dict, run_id) -> tuple[dict, int | None]:
+def _run_or_error(ws: dict, run_id) -> tuple[dict, int | None]:
     found = runlife.find_run(ws, run_id)
     if found is None:
-        raise ResourceDoesNotExist(f"Run {run_id} does not exist.")
+        raise InvalidParameterValue(f"Run {run_id} does not exist.")
     return found
 
 
@@ -269,7 +271,7 @@ async def get_run(request: Request):
         raise InvalidParameterValue("Missing required field: run_id")
     store = _store(request)
     with store.transaction(token_of(request)) as ws:
-        run, task_run_id = _run_or_404(ws, run_id)
+        run, task_run_id = _run_or_error(ws, run_id)
         now = store.now_ms(ws)
         if task_run_id is not None:
             d = runlife.task_run_dict(run, task_run_id, now, store.host)
@@ -302,7 +304,7 @@ async def list_runs(request: Request):
     store = _store(request)
     with store.transaction(token_of(request)) as ws:
         if job_id is not None and str(job_id) not in ws["jobs"]:
-            raise ResourceDoesNotExist(f"Job {job_id} does not exist.")
+            raise InvalidParameterValue(f"Job {job_id} does not exist.")
         now = store.now_ms(ws)
         selected = []
         for run in sorted(ws["runs"].values(), key=lambda r: (r["created_ms"], r["run_id"]), reverse=True):
@@ -341,7 +343,7 @@ async def get_output(request: Request):
         raise InvalidParameterValue("Missing required field: run_id")
     store = _store(request)
     with store.transaction(token_of(request)) as ws:
-        run, task_run_id = _run_or_404(ws, run_id)
+        run, task_run_id = _run_or_error(ws, run_id)
         if task_run_id is None:
             raise InvalidParameterValue(
                 "Retrieving the output of runs with multiple tasks is not supported. Please retrieve the output "
@@ -356,7 +358,7 @@ async def cancel(request: Request):
     run_id = require(body, "run_id", int)
     store = _store(request)
     with store.transaction(token_of(request), write=True) as ws:
-        run, _task = _run_or_404(ws, run_id)
+        run, _task = _run_or_error(ws, run_id)
         runlife.cancel_run(run, store.now_ms(ws))
     return ok({})
 
@@ -367,7 +369,7 @@ async def cancel_all(request: Request):
     job_id = require(body, "job_id", int)
     store = _store(request)
     with store.transaction(token_of(request), write=True) as ws:
-        _job_or_404(ws, job_id)
+        _job_or_error(ws, job_id)
         now = store.now_ms(ws)
         for run in runlife.active_runs(ws, job_id, now):
             runlife.cancel_run(run, now)
@@ -380,7 +382,7 @@ async def delete_run(request: Request):
     run_id = require(body, "run_id", int)
     store = _store(request)
     with store.transaction(token_of(request), write=True) as ws:
-        run, task = _run_or_404(ws, run_id)
+        run, task = _run_or_error(ws, run_id)
         if task is not None:
             raise InvalidParameterValue("Task runs cannot be deleted; delete the job run instead.")
         runlife.require_terminal_for_delete(run, store.now_ms(ws))
@@ -405,7 +407,7 @@ async def repair(request: Request):
     latest = body.get("latest_repair_id")
     store = _store(request)
     with store.transaction(token_of(request), write=True) as ws:
-        run, task = _run_or_404(ws, run_id)
+        run, task = _run_or_error(ws, run_id)
         if task is not None:
             raise InvalidParameterValue(f"Run {run_id} is a task run; repair the job run {run['run_id']}.")
         job = ws["jobs"].get(str(run.get("job_id"))) if run.get("job_id") is not None else None
