@@ -41,7 +41,10 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
          "settings": {...},        # Jobs API JobSettings shape, after substitution, path
                                    # resolution, front matter defaults and tags
          "field_lines": {"tasks[0].notebook_task.notebook_path": 57, ...},
-                                   # dotted path within settings -> line in the file
+                                   # dotted path within settings -> line in the file;
+                                   # fields merged from front matter defaults/tags point at
+                                   # the front matter; a path not listed (e.g. inside a
+                                   # complex ${var.X} value) takes its nearest listed parent
          "source": {"path": "examples/x.md", "line": 42},
          "owner": ..., "profile": ..., "workspace_root": ...}
 

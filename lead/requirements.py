@@ -268,11 +268,32 @@ class _Reader:
         field_lines = {format_path(p): ln for p, ln in rel.lines.items() if p}
         field_lines.setdefault("name", job.line)
         for p, origin in origins.items():
-            field_lines[format_path(p)] = fm_lines.line_of(origin)
+            for sub in _paths(_get(settings, p)):
+                field_lines[format_path(p + sub)] = fm_lines.line_of(origin + sub)
         references = []
         for p, key in job_references(settings):
-            if p in origins:
-                references.append(JobReference(key, fm_lines.line_of(origins[p]), format_path(origins[p])))
+            merged = next((p[:n] for n in range(len(p), 0, -1) if p[:n] in origins), None)
+            if merged is not None:
+                origin = origins[merged] + p[len(merged) :]
+                references.append(JobReference(key, fm_lines.line_of(origin), format_path(origin)))
             else:
                 references.append(JobReference(key, rel.line_of(p), format_path(job.prefix + p)))
         return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references))
+
+
+def _get(value: Any, path: tuple) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    """`prefix` and every path below it inside `value` (mapping keys and list indexes)."""
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, prefix + (k,)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, prefix + (i,)))
+    return out

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from lead_helpers import FRONT_MATTER, line_no, md
 
+from lead.errors import RequirementsError
 from lead.requirements import load_requirements
 
 ROOT = "/Workspace/Shared/job-agent"
@@ -272,6 +274,7 @@ defaults:
     assert lines["tasks[0].max_retries"] == line_no(text, "max_retries: 0")
     assert lines["tasks[0].timeout_seconds"] == line_no(text, "task_timeout_seconds")
     assert lines["email_notifications.on_start"] == line_no(text, "on_start:")
+    assert lines["email_notifications.on_start[0]"] == line_no(text, "on_start:")
     assert lines["tags.team"] == line_no(text, "team: data")
     assert lines["timeout_seconds"] == line_no(text, "    timeout_seconds: 60")
 
@@ -401,3 +404,19 @@ def test_bundle_only_job_keys_are_dropped_and_reported(write):
         f"line {line_no(text, 'permissions:', nth=2)}: resources.jobs.etl.permissions: "
         "bundle-only job setting not applied by this product",
     ]
+
+
+def test_reference_in_a_default_depends_and_points_at_the_front_matter(write):
+    front = FRONT_MATTER[:-4] + """\
+defaults:
+  webhook_notifications:
+    on_failure:
+      - id: ${resources.jobs.etl.id}
+---
+"""
+    text = md("```yaml\njobs:\n  etl: {name: e}\n  report: {name: r}\n```\n", front=front)
+    with pytest.raises(RequirementsError) as info:  # etl's default refers to etl itself
+        load_requirements(write(text))
+    err = info.value
+    assert (err.line, err.field) == (line_no(text, "- id:"), "defaults.webhook_notifications.on_failure[0].id")
+    assert err.message == "dependency cycle between jobs: etl -> etl"
