@@ -155,6 +155,12 @@ class LeaseLost(TaskFailure):
     """The worker no longer holds the task's lease; it must stop touching the task."""
 
 
+class WorkerStopping(TaskFailure):
+    """Raised by `ctx.heartbeat()` when the worker was asked to stop: the task is released
+    (back to PENDING, the attempt not counted) and another worker picks it up where the
+    remote state is (e.g. the same run, found again through its idempotency token)."""
+
+
 @dataclass
 class TaskContext:
     """What a phase may use. Built by the worker for one claimed task.
@@ -165,7 +171,8 @@ class TaskContext:
         attempt: this claim's attempt number (1-based).
         dependency_results: spec_key -> `result` of each COMPLETE dependency.
         workspace: a `databricks.sdk.WorkspaceClient` (created lazily by the worker).
-        heartbeat: renews the lease; raises `LeaseLost` when it was lost.
+        heartbeat: renews the lease; raises `LeaseLost` when it was lost and
+            `WorkerStopping` when the worker is shutting down. Long waits call it often.
         cite: query -> up to 3 citation strings (empty when no docs index is built).
         log: one-line progress messages (secrets must never be passed).
         settings: worker settings a task type may read (e.g. `run_timeout_seconds`).
