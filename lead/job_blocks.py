@@ -58,10 +58,12 @@ class JobSource:
 
     @property
     def line(self) -> int:
+        """File line of the job's key."""
         return self.lines.line_of(self.prefix)
 
     @property
     def field(self) -> str:
+        """Dotted field of the job, e.g. ``resources.jobs.etl``."""
         return format_path(self.prefix)
 
 

@@ -105,6 +105,8 @@ class Substituter:
         self._stack: list[str] = []
 
     def substitute(self, value: Any, path: tuple = ()) -> Any:
+        """A copy of `value` (str, list, dict, scalar) with every ``${...}`` applied;
+        `path` is prepended to the path of a `FieldProblem`."""
         if isinstance(value, str):
             return self._string(value, path)
         if isinstance(value, dict):
