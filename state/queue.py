@@ -145,3 +145,43 @@ def recover_expired_leases(engine: Engine, *, actor: str, now: datetime | None =
             recovered.append((task_id, target))
         session.commit()
     return recovered
+
+
+@dataclass(frozen=True)
+class QueueOutlook:
+    """What is left to do: tasks IN_PROGRESS, PENDING tasks whose dependencies are all COMPLETE
+    (`ready`, claimable now or once their `not_before` passes), and the earliest such
+    `not_before` still in the future (None when some are claimable now or none wait)."""
+
+    in_progress: int
+    ready: int
+    next_not_before: datetime | None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is running and nothing can become claimable by waiting."""
+        return self.in_progress == 0 and self.ready == 0
+
+
+def outlook(engine: Engine, *, now: datetime | None = None) -> QueueOutlook:
+    """Count the work left (see `QueueOutlook`). PENDING tasks blocked by a FAILED or
+    CANCELLED dependency are not counted: they wait for a person."""
+    from sqlalchemy import func
+
+    now = now or utcnow()
+    dependency = aliased(Task)
+    unfinished_dependency = exists().where(
+        TaskDependency.task_id == Task.id,
+        TaskDependency.depends_on_id == dependency.id,
+        dependency.status != TaskStatus.COMPLETE.value,
+    )
+    with Session(engine) as session:
+        in_progress = session.execute(
+            select(func.count()).select_from(Task).where(Task.status == TaskStatus.IN_PROGRESS.value)
+        ).scalar_one()
+        ready_rows = session.execute(
+            select(Task.not_before).where(Task.status == TaskStatus.PENDING.value, ~unfinished_dependency)
+        ).scalars().all()
+    waiting = [nb for nb in ready_rows if nb is not None and nb > now]
+    next_nb = min(waiting) if waiting and len(waiting) == len(ready_rows) else None
+    return QueueOutlook(in_progress, len(ready_rows), next_nb)

@@ -1,0 +1,108 @@
+"""The `worker` command: claim tasks and take each through validate -> plan -> apply.
+
+    uv run worker [--until-idle | --once] [--concurrency N] [--sandbox] ...
+
+Exit codes: 0 the work it ran ended well (or it was stopped), 1 user error, 2 internal
+error, 3 some task it ran FAILED (with `--until-idle` or `--once`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lead.cli_runner import UserError, run_cli
+
+EXIT_TASKS_FAILED = 3
+
+app = typer.Typer(
+    name="worker",
+    help="A worker: claims tasks and takes each through validate -> plan -> apply against a Databricks workspace.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def run(
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="Exit when nothing is running and nothing can become claimable.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Run one task, then exit.")] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Tasks run in parallel by this process.")] = 1,
+    poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.01, help="Seconds between claim attempts when idle.")] = 1.0,
+    lease_ttl: Annotated[float, typer.Option("--lease-ttl", min=0.5, help="Lease length in seconds; renewed every third of it.")] = 60.0,
+    db: Annotated[Optional[str], typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db].")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="Databricks config profile (~/.databrickscfg); SDK unified auth otherwise.")] = None,
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Run against the local workspace emulator: nothing reaches Databricks.")] = False,
+    sandbox_state: Annotated[Optional[Path], typer.Option("--sandbox-state", help="Sandbox state file [default: .job-agent/sandbox.json].")] = None,
+    sandbox_clock_speed: Annotated[float, typer.Option("--sandbox-clock-speed", min=0.0, help="Simulated seconds per real second in the sandbox.")] = 60.0,
+    progress_dir: Annotated[Optional[Path], typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")] = None,
+    run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run_job task follows a run before giving up.")] = 3600.0,
+    backoff_base: Annotated[float, typer.Option("--backoff-base", min=0.0, help="Seconds of the first retry backoff (doubles each attempt, jittered).")] = 2.0,
+    citations: Annotated[bool, typer.Option("--citations/--no-citations", help="Cite documentation in validation errors and plans (needs `docs-index build`).")] = True,
+) -> None:
+    """Claim tasks and run them until stopped (Ctrl-C once: finish and exit; twice: exit now)."""
+    if until_idle and once:
+        raise UserError("--until-idle and --once exclude each other")
+    if profile and sandbox:
+        raise UserError("--profile and --sandbox exclude each other")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+    import threading
+
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from state.engine import home_dir, make_engine, redact_url
+    from worker import log
+    from worker.citations import Citer
+    from worker.loop import LoopOptions, Worker
+    from worker.pipeline import TaskRunner, WorkerSettings
+    from worker.workspace import open_workspace
+
+    try:
+        engine = make_engine(db)
+    except ArgumentError as error:
+        raise UserError(f"--db: not a database URL: {error}") from None
+    except OperationalError as error:
+        raise UserError(f"cannot open {redact_url(db) if db else 'the default database'}: {error.orig}") from None
+
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    settings = WorkerSettings(
+        worker_id=worker_id,
+        lease_ttl=lease_ttl,
+        backoff_base=backoff_base,
+        progress_dir=progress_dir,
+        task_settings={"run_timeout_seconds": run_timeout},
+    )
+    stopping = threading.Event()
+    citer = Citer(lambda message: log.emit(worker=worker_id, event="note", message=message), enabled=citations)
+    state_file = sandbox_state or (home_dir() / "sandbox.json")
+    with open_workspace(sandbox=sandbox, sandbox_state=state_file, sandbox_clock_speed=sandbox_clock_speed, profile=profile) as provider:
+        if sandbox:
+            bar = "*" * 78
+            print(f"{bar}\n* SANDBOX MODE: {provider.description}\n* state file: {state_file}\n{bar}", file=sys.stderr, flush=True)
+        else:
+            print(f"worker {worker_id}: workspace = {provider.description}", file=sys.stderr, flush=True)
+        runner = TaskRunner(engine, settings, provider, citer, stopping)
+        loop = Worker(engine, runner, LoopOptions(concurrency=concurrency, poll_interval=poll_interval, until_idle=until_idle, once=once))
+        loop.install_signal_handlers()
+        outcomes = loop.run()
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no tasks"
+    print(f"worker {worker_id}: done ({summary})", file=sys.stderr, flush=True)
+    if outcomes.get("FAILED") and (until_idle or once):
+        raise typer.Exit(EXIT_TASKS_FAILED)
+
+
+def main() -> None:
+    """Console-script entry point: `worker`."""
+    sys.exit(run_cli(app, "worker"))
+
+
+if __name__ == "__main__":
+    main()
