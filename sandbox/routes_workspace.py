@@ -17,6 +17,7 @@ import email.policy
 
 from databricks.sdk.service import workspace
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox import seed
@@ -189,7 +190,10 @@ async def import_object(request: Request):
 
 
 async def export(request: Request):
-    """``GET /api/2.0/workspace/export?path=&format=`` -> ``{"content": base64, "file_type"}``."""
+    """``GET /api/2.0/workspace/export?path=&format=`` -> ``{"content": base64, "file_type"}``.
+
+    With ``direct_download=true`` (the SDK's ``workspace.download``) the raw bytes are answered.
+    """
     path = canonical(q_str(request, "path"))
     _check_access(path)
     with request.app.state.store.transaction(token_of(request)) as ws:
@@ -197,7 +201,10 @@ async def export(request: Request):
         if obj["object_type"] == "DIRECTORY":
             raise InvalidParameterValue(f"Path ({path}) is a directory; export a directory with format DBC.")
         ext = {"PYTHON": "py", "SQL": "sql", "SCALA": "scala", "R": "r"}.get(obj.get("language", ""), "")
-        return ok({"content": obj.get("content", ""), "file_type": ext or path.rsplit(".", 1)[-1]})
+        content = obj.get("content", "")
+    if q_str(request, "direct_download", "false").lower() == "true":
+        return Response(base64.b64decode(content), media_type="application/octet-stream")
+    return ok({"content": content, "file_type": ext or path.rsplit(".", 1)[-1]})
 
 
 async def delete(request: Request):

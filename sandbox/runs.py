@@ -114,6 +114,7 @@ def _schedule(ws: dict, run: dict, tasks: list[dict], start_ms: int, segment: in
         ends[key] = _attempt_end(last)
         results[key] = last["result_state"]
     new_ids: list[int] = []
+    keys_here = {t["task_key"] for t in tasks}
     for task in _topo_order(tasks):
         key = task["task_key"]
         deps = [d["task_key"] for d in task.get("depends_on") or []]
@@ -127,6 +128,7 @@ def _schedule(ws: dict, run: dict, tasks: list[dict], start_ms: int, segment: in
             "segment": segment,
             "compute": compute,
             "depends_on": deps,
+            "blocked": any(d in keys_here for d in deps),  # waits on a task of this segment
         }
         if not _run_if_ok(task.get("run_if", "ALL_SUCCESS"), dep_results):
             upstream_canceled = any(r in ("CANCELED", "UPSTREAM_CANCELED") for r in dep_results)
@@ -316,7 +318,7 @@ def _attempt_life(att: dict, now: int) -> str:
     if att.get("cancel_ms") is not None and now >= att["cancel_ms"]:
         return "TERMINATING" if now < att["cancel_end_ms"] else "TERMINATED"
     if now < start:
-        return "BLOCKED" if att["depends_on"] else "PENDING"
+        return "BLOCKED" if att.get("blocked", bool(att["depends_on"])) else "PENDING"
     if now < start + att["setup_ms"]:
         return "PENDING"
     if now < start + att["setup_ms"] + att["exec_ms"]:
