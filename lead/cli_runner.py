@@ -27,25 +27,27 @@ def run_cli(app, prog: str, argv: list[str] | None = None) -> int:
         prog: the program name shown in messages (`lead`, `worker`).
         argv: arguments (default: `sys.argv[1:]`).
     """
-    import click
+    import typer
 
     try:
         result = app(args=argv, prog_name=prog, standalone_mode=False)
-    except click.exceptions.UsageError as error:
-        error.show(file=sys.stderr)
-        return EXIT_USER_ERROR
-    except click.exceptions.Abort:
+    except typer.Abort:
         print(f"{prog}: aborted", file=sys.stderr)
         return 130
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.TyperException as error:  # click's usage errors, as typer ships them
+        if hasattr(error, "show"):
+            error.show(file=sys.stderr)
+        else:
+            print(f"{prog}: error: {error.format_message()}", file=sys.stderr)
+        return EXIT_OK if type(error).__name__ == "NoArgsIsHelpError" else EXIT_USER_ERROR
     except UserError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except click.exceptions.ClickException as error:
-        error.show(file=sys.stderr)
-        return EXIT_USER_ERROR
     except Exception as error:  # noqa: BLE001 - the last line of defence: report and exit 2
         traceback.print_exc(file=sys.stderr)
         print(f"{prog}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
