@@ -15,9 +15,14 @@ _SECRET_KEY = re.compile(r"(token|passw(or)?d|secret|api[_-]?key|credential|priv
 _SECRET_REFERENCE = re.compile(r"^\{\{secrets/[^}]+\}\}$")
 
 
+_NOT_SECRET = frozenset({"idempotency_token", "page_token", "next_page_token", "prev_page_token", "token_type"})
+"""Keys that match the pattern but hold no secret (API bookkeeping)."""
+
+
 def is_secret_key(key: str) -> bool:
-    """True when a mapping key names something secret (e.g. `DATABRICKS_TOKEN`, `smtp_password`)."""
-    return bool(_SECRET_KEY.search(key))
+    """True when a mapping key names something secret (e.g. `DATABRICKS_TOKEN`, `smtp_password`);
+    false for bookkeeping like `idempotency_token`."""
+    return key.lower() not in _NOT_SECRET and bool(_SECRET_KEY.search(key))
 
 
 def redact(value: Any) -> Any:

@@ -1,0 +1,118 @@
+"""lead submit -> worker -> sandbox: deploys in dependency order, updates, no-ops, validation failures."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from e2e_helpers import claims_never_overlap, notebook_job, requirement
+from state.models import Task, TaskEvent
+
+CHAIN = requirement(
+    notebook_job("ingest")
+    + """\
+    refresh:
+      name: refresh
+      tasks:
+        - task_key: run_ingest
+          run_job_task:
+            job_id: ${resources.jobs.ingest.id}
+    publish:
+      name: publish
+      tasks:
+        - task_key: run_refresh
+          run_job_task:
+            job_id: ${resources.jobs.refresh.id}
+""",
+    extra="run_after_deploy: [publish]\n",
+)
+
+
+def _tasks(engine) -> dict[str, Task]:
+    with Session(engine) as session:
+        return {t.spec_key: t for t in session.execute(select(Task).order_by(Task.id)).scalars()}
+
+
+def _jobs_by_name(sb) -> dict[str, object]:
+    w = sb.workspace_client()
+    return {j.settings.name: w.jobs.get(j.job_id) for j in w.jobs.list()}
+
+
+def test_multi_job_requirement_deploys_in_dependency_order_and_runs(e2e):
+    e2e.write("req.md", CHAIN)
+    code, out, err = e2e.lead("submit", str(e2e.root / "req.md"))
+    assert code == 0, err
+    outcomes = e2e.run_worker()
+    assert outcomes == {"COMPLETE": 4}
+    engine = e2e.engine()
+    tasks = _tasks(engine)
+    assert {k: t.status for k, t in tasks.items()} == {
+        "deploy_job:ingest": "COMPLETE",
+        "deploy_job:refresh": "COMPLETE",
+        "deploy_job:publish": "COMPLETE",
+        "run_job:publish": "COMPLETE",
+    }
+    jobs = _jobs_by_name(e2e.sb)
+    assert sorted(jobs) == ["ingest", "publish", "refresh"]
+    ingest_id = tasks["deploy_job:ingest"].result["job_id"]
+    refresh_id = tasks["deploy_job:refresh"].result["job_id"]
+    assert jobs["refresh"].settings.tasks[0].run_job_task.job_id == ingest_id
+    assert jobs["publish"].settings.tasks[0].run_job_task.job_id == refresh_id
+    # dependency order, from the event log: each deploy completed before its dependent was claimed
+    with Session(engine) as session:
+        events = session.execute(select(TaskEvent).order_by(TaskEvent.id)).scalars().all()
+    completed_at = {e.task_id: e.id for e in events if e.to_status == "COMPLETE"}
+    claimed_at = {e.task_id: e.id for e in events if e.to_status == "IN_PROGRESS" and e.from_status == "PENDING"}
+    ids = {k: t.id for k, t in tasks.items()}
+    assert completed_at[ids["deploy_job:ingest"]] < claimed_at[ids["deploy_job:refresh"]]
+    assert completed_at[ids["deploy_job:refresh"]] < claimed_at[ids["deploy_job:publish"]]
+    assert completed_at[ids["deploy_job:publish"]] < claimed_at[ids["run_job:publish"]]
+    assert claims_never_overlap(engine) == {t.id: 1 for t in tasks.values()}
+    run = tasks["run_job:publish"].result
+    assert run["result_state"] == "SUCCESS" and run["run_id"]
+    page = next(e2e.progress.glob("REQ-0001-*.md")).read_text()
+    assert f"/jobs/{ingest_id}" in page and "status: COMPLETE" in page
+    assert "run page" in page
+
+
+BROKEN = requirement(
+    notebook_job("ingest", notebook="no_such_notebook")
+    + notebook_job("report", node_type="x9.mega", extra="""\
+      schedule:
+        quartz_cron_expression: "0 99 2 * * ?"
+        timezone_id: Europe/Amsterdam
+""")
+    + """\
+    wrapper:
+      name: wrapper
+      tasks:
+        - task_key: run_ingest
+          run_job_task:
+            job_id: ${resources.jobs.ingest.id}
+""",
+    title="Broken jobs",
+)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_validation_failures_name_field_and_line_and_block_dependents(e2e):
+    path = e2e.write("req.md", BROKEN)
+    assert e2e.lead("submit", str(path))[0] == 0
+    outcomes = e2e.run_worker()
+    assert outcomes == {"FAILED": 2}
+    tasks = _tasks(e2e.engine())
+    ingest, report, wrapper = tasks["deploy_job:ingest"], tasks["deploy_job:report"], tasks["deploy_job:wrapper"]
+    assert ingest.status == report.status == "FAILED"
+    assert f"req.md:{_line_of(BROKEN, 'no_such_notebook')}: tasks[0].notebook_task.notebook_path" in ingest.error
+    assert f"req.md:{_line_of(BROKEN, 'x9.mega')}: job_clusters[0].new_cluster.node_type_id" in report.error
+    assert f"req.md:{_line_of(BROKEN, '0 99 2')}: schedule.quartz_cron_expression" in report.error
+    assert wrapper.status == "PENDING" and wrapper.attempts == 0
+    assert e2e.sb.workspace_client().jobs.list().__iter__().__next__ is not None
+    assert list(e2e.sb.workspace_client().jobs.list()) == []  # validation changed nothing
+    code, out, _ = e2e.lead("status", "REQ-0001")
+    assert f"PENDING (blocked by {ingest.ref})" in out
+    page = next(e2e.progress.glob("REQ-0001-*.md")).read_text()
+    assert f"PENDING (blocked by {ingest.ref})" in page
