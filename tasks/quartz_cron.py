@@ -81,6 +81,8 @@ def _item(item: str, spec: _Field) -> None:
     if base == "":
         raise ValueError(f"{item!r} has no start value")
     start, dash, end = base.partition("-")
+    if not start:
+        raise ValueError(f"{item!r} has no start value")
     _value(start, spec)
     if dash:
         _value(end, spec)
