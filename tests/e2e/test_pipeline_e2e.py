@@ -116,3 +116,35 @@ def test_validation_failures_name_field_and_line_and_block_dependents(e2e):
     assert f"PENDING (blocked by {ingest.ref})" in out
     page = next(e2e.progress.glob("REQ-0001-*.md")).read_text()
     assert f"PENDING (blocked by {ingest.ref})" in page
+
+
+TWO = requirement(notebook_job("ingest") + notebook_job("report", notebook="publish"), title="Two jobs")
+
+
+def test_changed_file_gives_update_plans_with_the_diff_and_unchanged_jobs_no_op(e2e):
+    path = e2e.write("req.md", TWO)
+    assert e2e.lead("submit", str(path))[0] == 0
+    assert e2e.run_worker() == {"COMPLETE": 2}
+    first = _tasks(e2e.engine())
+    ids_before = {k: t.result["job_id"] for k, t in first.items()}
+
+    path.write_text(TWO.replace("node_type_id: i3.xlarge", "node_type_id: r5d.xlarge", 1))
+    code, out, err = e2e.lead("submit", str(path), "--json")
+    assert code == 0, err
+    assert e2e.run_worker() == {"COMPLETE": 2}
+    with Session(e2e.engine()) as session:
+        second = {t.spec_key: t for t in session.execute(select(Task).where(Task.revision == 2)).scalars()}
+    ingest_plan = second["deploy_job:ingest"].plan
+    (action,) = ingest_plan["actions"]
+    assert action["kind"] == "UPDATE" and action["target"] == f"job {ids_before['deploy_job:ingest']}"
+    assert [(c["field"], c["before"], c["after"]) for c in action["changes"]] == [
+        ("job_clusters[main].new_cluster.node_type_id", "i3.xlarge", "r5d.xlarge")
+    ]
+    report_plan = second["deploy_job:report"].plan
+    assert [a["kind"] for a in report_plan["actions"]] == ["NO_OP"]
+    assert {k: t.result["job_id"] for k, t in second.items()} == ids_before
+    w = e2e.sb.workspace_client()
+    assert len(list(w.jobs.list())) == 2
+    assert w.jobs.get(ids_before["deploy_job:ingest"]).settings.job_clusters[0].new_cluster.node_type_id == "r5d.xlarge"
+    page = next(e2e.progress.glob("REQ-0001-*.md")).read_text()
+    assert "- job_clusters[main].new_cluster.node_type_id: i3.xlarge\n+ job_clusters[main].new_cluster.node_type_id: r5d.xlarge" in page
