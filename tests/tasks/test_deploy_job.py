@@ -263,3 +263,19 @@ def test_example_nightly_sales_deploys_and_is_then_a_no_op(make_ctx, w):
     nightly = w.jobs.get(results["deploy_job:sales_nightly"]["job_id"]).settings
     assert nightly.schedule.quartz_cron_expression == "0 30 2 * * ?"
     assert {p.name: p.default for p in nightly.parameters}["requested_by"] == "sandbox-user@example.com"
+
+
+def test_create_answered_500_after_it_was_applied_is_adopted_on_the_next_apply(reqs, make_ctx, w, sb):
+    """The create happened but the answer was a 500 (not retried by the SDK): the task fails
+    this attempt; the worker's retry applies the same stored plan, which adopts the job."""
+    from databricks.sdk.errors import DatabricksError
+
+    sb.add_fault("/api/2.2/jobs/create", "lose_response", count=1, mode="500")
+    ctx = make_ctx(etl_spec(reqs))
+    stored = Plan.from_dict(DeployJob().plan(ctx).as_dict())
+    with pytest.raises(DatabricksError):
+        DeployJob().apply(ctx, stored)
+    (created,) = owned_jobs(w)
+    result = DeployJob().apply(make_ctx(etl_spec(reqs), attempt=2), stored)
+    assert result["job_id"] == created.job_id and result["action"] == "CREATE"
+    assert len(owned_jobs(w)) == 1
