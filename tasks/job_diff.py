@@ -9,7 +9,9 @@ equal. The defaults come from the Jobs API 2.2 `jobs/create` reference (`JobSett
 MULTI_TASK, `edit_mode`; `Task`: `run_if` default ALL_SUCCESS, `timeout_seconds` 0,
 `max_retries` 0, `retry_on_timeout` false, `notebook_task.source` / `spark_python_task.source`
 WORKSPACE when no `git_source`; `run_as` defaults to the creator) and from empty objects
-the service echoes (`email_notifications: {}`, `webhook_notifications: {}`, ...).
+the service echoes (`email_notifications: {}`, `webhook_notifications: {}`, ...). Inside
+`new_cluster` specs any field the desired spec leaves out is ignored (the service fills cloud
+defaults there); a field the desired spec sets is always compared.
 
 Lists of keyed objects are compared by key, not position (the service does not promise to
 keep their order): `tasks` by `task_key`, `job_clusters` by `job_cluster_key`,
@@ -48,6 +50,10 @@ _SERVER_DEFAULTS: dict[str, tuple[Any, ...]] = {
 }
 # fields the service fills with a value of its own when absent (any value is ignored)
 _SERVER_FILLED = {"run_as", "run_as_user_name", "effective_budget_policy_id", "effective_usage_policy_id"}
+# inside a cluster spec the service fills cloud defaults (`enable_elastic_disk`, `aws_attributes`,
+# `data_security_mode`, `runtime_engine`...; `compute.ClusterSpec`): a field the desired spec leaves
+# out is never a change there
+_CLUSTER_SPECS = ("job_clusters.new_cluster.", "tasks.new_cluster.")
 
 
 @dataclass
@@ -76,6 +82,8 @@ def _is_server_default(kind: str, value: Any) -> bool:
     if _empty(value):
         return True
     if kind in _SERVER_FILLED:
+        return True
+    if kind.startswith(_CLUSTER_SPECS):
         return True
     return kind in _SERVER_DEFAULTS and value in _SERVER_DEFAULTS[kind]
 

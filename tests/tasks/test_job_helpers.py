@@ -175,3 +175,15 @@ def test_removed_task_and_non_default_value_are_changes():
     assert set(changes) == {"timeout_seconds", "tasks[b]"}
     assert changes["timeout_seconds"] == (600, None)
     assert changes["tasks[b]"][1] is None
+
+
+def test_server_filled_cluster_fields_are_not_changes_but_set_ones_are():
+    deployed = {"job_clusters": [{"job_cluster_key": "m", "new_cluster": {
+        "spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2,
+        "enable_elastic_disk": True, "aws_attributes": {"availability": "SPOT_WITH_FALLBACK"}}}]}
+    desired = {"job_clusters": [{"job_cluster_key": "m", "new_cluster": {
+        "spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}}]}
+    assert diff_settings(deployed, desired) == []
+    desired["job_clusters"][0]["new_cluster"]["num_workers"] = 4
+    assert [(c.path, c.before, c.after) for c in diff_settings(deployed, desired)] == [
+        ("job_clusters[m].new_cluster.num_workers", 2, 4)]
