@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from sandbox import seed
 from sandbox.errors import InvalidParameterValue
-from sandbox.http import ok, q_int, q_str, token_of
+from sandbox.handler_io import ok, q_int, q_str, token_of
 
 
 async def well_known(request: Request):

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from sandbox.errors import InvalidParameterValue
 from sandbox.faults import make_rule
-from sandbox.http import json_body, ok, token_of
+from sandbox.handler_io import json_body, ok, token_of
 from sandbox.scenarios import parse_scenario
 
 

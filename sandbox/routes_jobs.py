@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sandbox import runs as runlife
 from sandbox import seed
 from sandbox.errors import InvalidParameterValue
-from sandbox.http import json_body, ok, q_bool, q_int, q_str, require, token_of
+from sandbox.handler_io import json_body, ok, q_bool, q_int, q_str, require, token_of
 from sandbox.job_validation import validate_settings
 
 _TOP_DEFAULTS = {"max_concurrent_runs": 1, "timeout_seconds": 0, "format": "MULTI_TASK",

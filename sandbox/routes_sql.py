@@ -11,16 +11,18 @@ and ``status.error`` (``error_code``, ``message``), like the service.
 
 from __future__ import annotations
 
+import copy
 import re
 import uuid
 
 from databricks.sdk.service import sql
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
 from sandbox import seed
 from sandbox.errors import InvalidParameterValue, ResourceDoesNotExist
-from sandbox.http import json_body, ok, require, token_of
+from sandbox.handler_io import json_body, ok, require, token_of
 
 
 async def list_warehouses(request: Request):
@@ -69,11 +71,12 @@ async def execute_statement(request: Request):
     row_limit = body.get("row_limit")
     token = token_of(request)
     with store.transaction(token) as ws:
-        snapshot = {"jobs": ws["jobs"], "runs": ws["runs"], "clusters": ws["clusters"], "created_ms": ws["created_ms"]}
+        # a deep copy taken under the lock; the engine then runs on a worker thread, so a slow
+        # statement blocks neither the event loop nor other clients' requests
+        snapshot = copy.deepcopy({"jobs": ws["jobs"], "runs": ws["runs"], "clusters": ws["clusters"]})
         now = store.now_ms(ws)
-        # the engine reads plain dicts; run it while holding the lock so the snapshot cannot change
-        result = sql_engine.execute(statement, params, snapshot, now, store.host,
-                                    row_limit=row_limit, catalog=body.get("catalog"), schema=body.get("schema"))
+    result = await run_in_threadpool(sql_engine.execute, statement, params, snapshot, now, store.host,
+                                     row_limit=row_limit, catalog=body.get("catalog"), schema=body.get("schema"))
     statement_id = str(uuid.UUID(int=uuid.uuid4().int))
     result["statement_id"] = statement_id
     tr = store.transient(token)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from sandbox import seed
 from sandbox.errors import (ApiError, InvalidParameterValue, PermissionDenied, ResourceAlreadyExists,
                             ResourceDoesNotExist)
-from sandbox.http import json_body, ok, q_str, require, token_of
+from sandbox.handler_io import json_body, ok, q_str, require, token_of
 
 _EXT_LANG = {".py": "PYTHON", ".sql": "SQL", ".scala": "SCALA", ".r": "R"}
 _NOTEBOOK_HEADERS = {"# Databricks notebook source": "PYTHON", "-- Databricks notebook source": "SQL",

@@ -182,12 +182,19 @@ def _schedule(ws: dict, run: dict, tasks: list[dict], start_ms: int, segment: in
                        "result_state": outcome["result_state"], "life_cycle_state": outcome["life_cycle_state"],
                        "termination_code": outcome["termination_code"], "termination_type": outcome["termination_type"],
                        "message": outcome["message"], "trace": outcome["trace"]}
+            timeout_s = task.get("timeout_seconds") or 0
+            if timeout_s > 0 and att["exec_ms"] > timeout_s * 1000:
+                att.update(exec_ms=timeout_s * 1000, result_state="TIMEDOUT", life_cycle_state="TERMINATED",
+                           termination_code="RUN_EXECUTION_ERROR", termination_type="CLIENT_ERROR",
+                           message=f"Task {key} timed out after {timeout_s} seconds.", trace=None)
             att["is_repair"] = is_repair
             _add_attempt(ws, run, att)
             new_ids.append(rid)
             t = _attempt_end(att)
             attempt_no += 1
-            if att["result_state"] == "SUCCESS" or not (max_retries == -1 or retries_done < max_retries):
+            retryable = att["result_state"] == "FAILED" or (att["result_state"] == "TIMEDOUT"
+                                                           and task.get("retry_on_timeout"))
+            if not retryable or not (max_retries == -1 or retries_done < max_retries):
                 break
             retries_done += 1
             t += retry_interval

@@ -266,3 +266,19 @@ def test_job_parameters_are_resolved_on_the_run(sb, w):
 def test_run_now_of_unknown_job(w):
     with pytest.raises(errors.InvalidParameterValue, match="Job 4242 does not exist"):
         w.jobs.run_now(4242)
+
+
+def test_task_timeout_ends_timedout(sb, w):
+    sb.load_scenario({"rules": [], "defaults": {"duration_seconds": 600}})
+    job_id = single_task_job(w, "slow", timeout_seconds=60)
+    _, run = poll_states(sb, w, w.jobs.run_now(job_id).run_id, step=10)
+    assert run.state.result_state == jobs.RunResultState.TIMEDOUT
+    assert run.tasks[0].execution_duration == 60_000
+    assert run.tasks[0].state.result_state == jobs.RunResultState.TIMEDOUT
+
+
+def test_run_now_only_runs_the_named_tasks(sb, w):
+    run = w.jobs.get_run(w.jobs.run_now(chain_job(w), only=["b"]).run_id)
+    assert [t.task_key for t in run.tasks] == ["b"]
+    with pytest.raises(errors.InvalidParameterValue, match="only"):
+        w.jobs.run_now(chain_job(w, "chain2"), only=["ghost"])
