@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 
 from sandbox.system_tables import ENGINE_CATALOG
 
@@ -114,6 +117,38 @@ def _cell(v):
     return str(v)
 
 
+_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def _database(snapshot: dict, now_ms: int):
+    """A DuckDB connection with the system tables of ``snapshot`` at ``now_ms``, cached.
+
+    The tables depend only on the simulated date, the snapshot's contents and which runs are
+    terminal, so statements on an unchanged workspace reuse one loaded database (LRU of 8).
+    """
+    import duckdb
+
+    from sandbox import runs as runlife
+    from sandbox import system_tables
+
+    terminal = tuple(sorted(rid for rid, r in snapshot["runs"].items() if runlife.is_terminal(r, now_ms)))
+    digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
+    key = (_sim_now(now_ms).date(), digest, terminal)
+    with _CACHE_LOCK:
+        con = _CACHE.get(key)
+        if con is not None:
+            _CACHE.move_to_end(key)
+            return con
+        con = duckdb.connect()
+        system_tables.load(con, snapshot, now_ms)
+        _CACHE[key] = con
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)  # not closed: a statement on another thread may still use it
+        return con
+
+
 def _failed(error_class: str, message: str) -> dict:
     return {"status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST",
                                                    "message": f"[{error_class}] {message}"}}}
@@ -125,15 +160,13 @@ def execute(statement: str, params: list[dict], snapshot: dict, now_ms: int, hos
     (without ``statement_id``). Never raises for SQL errors: they come back as ``FAILED``."""
     import duckdb
 
-    from sandbox import system_tables
-
     try:
         sql_text = translate(statement, params, now_ms)
     except SqlFailure as e:
         return _failed(e.error_class, str(e).split("] ", 1)[1])
-    con = duckdb.connect()
+    con = _database(snapshot, now_ms).cursor()
     try:
-        system_tables.load(con, snapshot, now_ms)
+        con.execute("BEGIN TRANSACTION")  # rolled back below: statements never change the cached tables
         if (catalog or "").lower() == "system" and schema:
             con.execute(f"USE {ENGINE_CATALOG}.{schema}")
         try:
@@ -152,6 +185,10 @@ def execute(statement: str, params: list[dict], snapshot: dict, now_ms: int, hos
         except duckdb.Error as e:
             return _failed("INVALID_QUERY", str(e).replace(ENGINE_CATALOG, "system"))
     finally:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
         con.close()
     truncated = row_limit is not None and len(rows) > row_limit
     if truncated:

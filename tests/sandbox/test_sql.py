@@ -127,3 +127,9 @@ def test_every_system_table_is_queryable_with_real_column_names(w):
         r = run_sql(w, f"SELECT COUNT({column}) FROM {table}")
         assert r.status.state == sql.StatementState.SUCCEEDED, (table, r.status.error)
         assert int(r.result.data_array[0][0]) > 0, table
+
+
+def test_statements_cannot_change_the_system_tables(w):
+    r = run_sql(w, "DELETE FROM system.lakeflow.jobs")
+    assert r.status.state == sql.StatementState.SUCCEEDED
+    assert run_sql(w, "SELECT COUNT(*) FROM system.lakeflow.jobs").result.data_array == [["4"]]
