@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sandbox.errors import ApiError
+from sandbox.errors import ApiError, NotFoundEndpoint
 from sandbox.faults import FaultMiddleware
 from sandbox.store import Store
 
@@ -24,7 +24,7 @@ async def _api_error(request: Request, exc: ApiError):
 
 async def _http_error(request: Request, exc: HTTPException):
     if exc.status_code == 404:
-        body = {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{request.method} {request.url.path}'"}
+        body = NotFoundEndpoint(f"No API found for '{request.method} {request.url.path}'").body()
     elif exc.status_code == 405:
         body = {"error_code": "BAD_REQUEST", "message": f"Method {request.method} is not allowed on {request.url.path}"}
     else:
@@ -47,4 +47,4 @@ def build_app(store: Store):
     app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, HTTPException: _http_error,
                                                         Exception: _unexpected})
     app.state.store = store
-    return FaultMiddleware(app, lambda token: store.transient(token)["faults"], store._lock)
+    return FaultMiddleware(app, lambda token: store.transient(token)["faults"], store.lock)

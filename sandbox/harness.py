@@ -48,12 +48,12 @@ class Sandbox:
 
     def faults(self) -> list[dict]:
         """This token's fault rules with their ``seen`` / ``fired`` counters."""
-        with self.store._lock:
+        with self.store.lock:
             return [r.as_dict() for r in self.store.transient(self.token)["faults"]]
 
     def clear_faults(self) -> None:
         """Drop all fault rules of this token."""
-        with self.store._lock:
+        with self.store.lock:
             self.store.transient(self.token)["faults"].clear()
 
     def load_scenario(self, scenario: dict | str | os.PathLike) -> dict:

@@ -28,7 +28,7 @@ from sandbox.scenarios import parse_scenario
 def add_fault(store, token: str, spec: dict) -> dict:
     """Validate and register a fault rule for ``token``; returns its dict (with ``id``)."""
     tr = store.transient(token)
-    with store._lock:
+    with store.lock:
         rule = make_rule(tr["next_fault_id"], spec)
         tr["next_fault_id"] += 1
         tr["faults"].append(rule)
@@ -65,14 +65,14 @@ async def faults_add(request: Request):
 async def faults_list(request: Request):
     """List the caller's fault rules with their counters."""
     store = request.app.state.store
-    with store._lock:
+    with store.lock:
         return ok({"faults": [r.as_dict() for r in store.transient(token_of(request))["faults"]]})
 
 
 async def faults_clear(request: Request):
     """Drop all the caller's fault rules."""
     store = request.app.state.store
-    with store._lock:
+    with store.lock:
         store.transient(token_of(request))["faults"].clear()
     return ok({})
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from sandbox import runs as runlife
 from sandbox import seed
-from sandbox.errors import InvalidParameterValue
+from sandbox.errors import InvalidParameterValue, MalformedRequest
 from sandbox.handler_io import json_body, ok, q_bool, q_int, q_str, require, token_of
 from sandbox.job_validation import validate_settings
 
@@ -28,8 +28,14 @@ _TOP_DEFAULTS = {"max_concurrent_runs": 1, "timeout_seconds": 0, "format": "MULT
 
 
 def _normalise_settings(raw: dict) -> dict:
-    """Round-trip settings through ``jobs.JobSettings`` and fill the service's defaults."""
-    settings = jobs.JobSettings.from_dict(raw).as_dict()
+    """Round-trip settings through ``jobs.JobSettings`` and fill the service's defaults.
+
+    Raises ``MalformedRequest`` when the body does not fit the dataclasses (wrong types).
+    """
+    try:
+        settings = jobs.JobSettings.from_dict(raw).as_dict()
+    except (AttributeError, TypeError, ValueError, KeyError) as e:
+        raise MalformedRequest(f"Invalid job settings: {e}") from None
     for k, v in _TOP_DEFAULTS.items():
         settings.setdefault(k, v)
     settings.setdefault("name", "Untitled")
@@ -159,7 +165,10 @@ async def update(request: Request):
     """
     body = await json_body(request)
     job_id = require(body, "job_id", int)
-    partial = jobs.JobSettings.from_dict(body.get("new_settings") or {}).as_dict()
+    try:
+        partial = jobs.JobSettings.from_dict(body.get("new_settings") or {}).as_dict()
+    except (AttributeError, TypeError, ValueError, KeyError) as e:
+        raise MalformedRequest(f"Invalid new_settings: {e}") from None
     remove = body.get("fields_to_remove") or []
     with _store(request).transaction(token_of(request), write=True) as ws:
         job = _job_or_error(ws, job_id)
@@ -238,9 +247,12 @@ async def submit(request: Request):
     idem = body.pop("idempotency_token", None)
     body.pop("access_control_list", None)
     settings = dict(body)
-    settings["tasks"] = [jobs.SubmitTask.from_dict(t).as_dict() for t in body.get("tasks") or []]
-    if body.get("environments"):
-        settings["environments"] = [jobs.JobEnvironment.from_dict(e).as_dict() for e in body["environments"]]
+    try:
+        settings["tasks"] = [jobs.SubmitTask.from_dict(t).as_dict() for t in body.get("tasks") or []]
+        if body.get("environments"):
+            settings["environments"] = [jobs.JobEnvironment.from_dict(e).as_dict() for e in body["environments"]]
+    except (AttributeError, TypeError, ValueError, KeyError) as e:
+        raise MalformedRequest(f"Invalid runs/submit request: {e}") from None
     settings["name"] = body.get("run_name") or "Untitled"
     for t in settings["tasks"]:
         t.setdefault("run_if", "ALL_SUCCESS")

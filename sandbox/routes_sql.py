@@ -80,7 +80,7 @@ async def execute_statement(request: Request):
     statement_id = str(uuid.UUID(int=uuid.uuid4().int))
     result["statement_id"] = statement_id
     tr = store.transient(token)
-    with store._lock:
+    with store.lock:
         tr["statements"][statement_id] = result
     if wait == 0 and result["status"]["state"] == "SUCCEEDED":
         return ok({"statement_id": statement_id, "status": {"state": "PENDING"}})
@@ -91,7 +91,7 @@ async def get_statement(request: Request):
     """``GET /api/2.0/sql/statements/{id}`` -> ``sql.StatementResponse``; unknown id -> 404."""
     store = request.app.state.store
     tr = store.transient(token_of(request))
-    with store._lock:
+    with store.lock:
         result = tr["statements"].get(request.path_params["id"])
     if result is None:
         raise ResourceDoesNotExist(f"Statement {request.path_params['id']} not found.")

@@ -661,8 +661,6 @@ def repair_run(ws: dict, run: dict, now: int, *, job_settings: dict | None, reru
     seg_index = len(run["segments"])
     run["segments"].append({"type": "REPAIR", "id": repair_id, "start_ms": now, "queue_until_ms": now,
                             "task_run_ids": []})
-    for key in keys:  # rerun tasks are replaced: their old attempts stay in history only
-        pass
     run["segments"][seg_index]["task_run_ids"] = _schedule(ws, run, [defs[k] for k in keys], now, seg_index, is_repair=True)
     return repair_id
 

@@ -58,21 +58,22 @@ class Store:
 
     ``clock`` is the shared :class:`SimClock`; ``state_file`` (optional) persists every workspace.
     ``host`` is the server's base URL once known (used in ``run_page_url`` and warehouse URLs).
+    ``lock`` (re-entrant) guards every workspace and the transient per-token data.
     """
 
     def __init__(self, clock: SimClock, state_file: str | os.PathLike | None = None):
         self.clock = clock
         self.host = ""
         self.state_file = Path(state_file) if state_file else None
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._workspaces: dict[str, dict] = {}
         self._transient: dict[str, dict] = {}  # per token, never persisted: faults, statements
         self.default_token: str | None = None
         self._seen_stat: tuple[int, int] | None = None
-        self._lock_fd: int | None = None
+        self.lock_fd: int | None = None
         if self.state_file:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(str(self.state_file) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+            self.lock_fd = os.open(str(self.state_file) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
             with self._file_lock():
                 self._reload_if_changed()
 
@@ -80,14 +81,14 @@ class Store:
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
-        if self._lock_fd is None:
+        if self.lock_fd is None:
             yield
             return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -139,7 +140,7 @@ class Store:
         (the in-memory dict may hold a partial change only if the handler mutated before raising,
         which handlers avoid by validating first).
         """
-        with self._lock, self._file_lock():
+        with self.lock, self._file_lock():
             if self.state_file:
                 self._reload_if_changed()
             created = token not in self._workspaces
@@ -151,7 +152,7 @@ class Store:
 
     def transient(self, token: str) -> dict:
         """Per-token in-memory data that is never persisted (fault rules, SQL statements)."""
-        with self._lock:
+        with self.lock:
             return self._transient.setdefault(token, {"faults": [], "statements": {}, "next_fault_id": 1})
 
     def now_ms(self, ws: dict) -> int:
@@ -162,12 +163,12 @@ class Store:
         """Replace ``token``'s workspace with a freshly seeded one and drop its faults."""
         with self.transaction(token, write=True):
             self._workspaces[token] = fresh_workspace(self.clock.now_ms())
-        with self._lock:
+        with self.lock:
             self._transient.pop(token, None)
 
     def ensure_default_token(self) -> str:
         """The token a handle uses: the state file's recorded one if any, else a new one (recorded)."""
-        with self._lock, self._file_lock():
+        with self.lock, self._file_lock():
             if self.state_file:
                 self._reload_if_changed()
             if not self.default_token:

@@ -180,3 +180,11 @@ def test_jobs_are_isolated_per_token(sb, w):
     w.jobs.create(name="mine")
     other = Sandbox(sb.url, new_token(), sb.store).workspace_client()
     assert list(other.jobs.list()) == []
+
+
+def test_malformed_settings_are_a_bad_request(w):
+    with pytest.raises(errors.BadRequest) as e:
+        w.api_client.do("POST", "/api/2.2/jobs/create", body={"name": "x", "tasks": "not-a-list"})
+    assert e.value.error_code == "MALFORMED_REQUEST"
+    with pytest.raises(errors.BadRequest):
+        w.api_client.do("POST", "/api/2.2/jobs/create", data="{not json", headers={"Content-Type": "application/json"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from databricks.sdk import errors
-from databricks.sdk.service import compute, jobs
+from databricks.sdk.service import jobs
 
 NB = "/Shared/job-agent/notebooks/ingest"
 SHARED = "0101-120000-shared01"
@@ -282,3 +282,18 @@ def test_run_now_only_runs_the_named_tasks(sb, w):
     assert [t.task_key for t in run.tasks] == ["b"]
     with pytest.raises(errors.InvalidParameterValue, match="only"):
         w.jobs.run_now(chain_job(w, "chain2"), only=["ghost"])
+
+
+def test_cancel_all_and_delete_run(sb, w):
+    job_id = single_task_job(w)
+    run_id = w.jobs.run_now(job_id).run_id
+    with pytest.raises(errors.InvalidParameterValue, match="Run 999 does not exist"):
+        w.jobs.cancel_run(999)
+    with pytest.raises(errors.InvalidState):
+        w.jobs.delete_run(run_id)  # still active
+    w.jobs.cancel_all_runs(job_id=job_id)
+    _, run = poll_states(sb, w, run_id)
+    assert run.state.result_state == jobs.RunResultState.CANCELED
+    w.jobs.delete_run(run_id)
+    with pytest.raises(errors.ResourceDoesNotExist):
+        w.jobs.get_run(run_id)
