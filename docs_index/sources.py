@@ -16,6 +16,7 @@ only) or a directory path; see :func:`parse_source`.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import logging
@@ -69,8 +70,10 @@ class Source(Protocol):
 def parse_source(spec: str) -> "SdkSource | DirectorySource":
     """Turn a command-line source spec into a source.
 
-    ``sdk`` -> every service module; ``sdk:jobs,compute`` -> those modules; anything else is
-    a directory. Raises :class:`SourceError` when the directory does not exist.
+    ``sdk`` -> every service module; ``sdk:jobs,compute`` -> those modules;
+    ``sdk:jobs.JobSettings,jobs.Task`` -> those classes only (small indexes for tests);
+    anything else is a directory. Raises :class:`SourceError` when the directory does not
+    exist or no module is named.
     """
     if spec == SDK_SOURCE:
         return SdkSource()
@@ -151,10 +154,24 @@ def read_text_file(path: Path) -> tuple[str | None, str]:
 
 @dataclass
 class SdkSource:
-    """The installed ``databricks.sdk.service`` modules (all, or the ones named)."""
+    """The installed ``databricks.sdk.service`` modules (all, or the ones named).
+
+    ``modules`` entries are module names (``jobs``) or ``module.Class`` (``jobs.Task``) to
+    keep only some classes of a module.
+    """
 
     modules: tuple[str, ...] | None = None
     key: str = SDK_SOURCE
+
+    def _class_filter(self) -> dict[str, set[str] | None]:
+        out: dict[str, set[str] | None] = {}
+        for entry in self.modules or ():
+            mod, _, cls = entry.partition(".")
+            if not cls:
+                out[mod] = None
+            elif out.get(mod, set()) is not None:
+                out.setdefault(mod, set()).add(cls)
+        return out
 
     def module_names(self) -> list[str]:
         """The service module names to read (e.g. ``["jobs", "compute"]``), sorted.
@@ -168,25 +185,33 @@ class SdkSource:
         )
         if self.modules is None:
             return available
-        missing = [m for m in self.modules if m not in available]
+        wanted = self._class_filter()
+        missing = [m for m in wanted if m not in available]
         if missing:
             raise SourceError(f"no such databricks.sdk.service module: {', '.join(missing)}")
-        return sorted(self.modules)
+        return sorted(wanted)
 
     def scan(self, config: ChunkingConfig, model_id: str = "") -> SourceScan:
         """Import each service module and chunk its docstrings (see the module docstring)."""
         scan = SourceScan()
         for name in self.module_names():
             try:
-                module = importlib.import_module(f"databricks.sdk.service.{name}")
-                tree = ast.parse(inspect.getsource(module))
+                tree = _module_tree(name)
             except Exception as e:  # an SDK module that fails to import is skipped, not fatal
                 log.warning("skipping databricks.sdk.service.%s: %s", name, e)
                 scan.skipped.append((f"sdk:{name}", str(e)))
                 continue
             scan.files += 1
-            scan.chunks.extend(sdk_module_chunks(name, tree, config, model_id))
+            classes = self._class_filter().get(name) if self.modules else None
+            scan.chunks.extend(sdk_module_chunks(name, tree, config, model_id, classes))
         return scan
+
+
+@functools.lru_cache(maxsize=None)
+def _module_tree(name: str) -> ast.Module:
+    """The parsed source of ``databricks.sdk.service.<name>`` (imported; cached per process)."""
+    module = importlib.import_module(f"databricks.sdk.service.{name}")
+    return ast.parse(inspect.getsource(module))
 
 
 def _decorator_names(node: ast.ClassDef) -> set[str]:
@@ -233,13 +258,18 @@ def _signature(fn: ast.FunctionDef) -> str:
 
 
 def sdk_module_chunks(
-    module: str, tree: ast.Module, config: ChunkingConfig, model_id: str = ""
+    module: str,
+    tree: ast.Module,
+    config: ChunkingConfig,
+    model_id: str = "",
+    classes: set[str] | None = None,
 ) -> list[Chunk]:
     """Chunks of one parsed service module ``databricks.sdk.service.<module>``.
 
     One chunk (or more, when long) per documented dataclass, dataclass field, enum, API class
     and public API method. ``path`` is ``sdk:<module>.<Class>[.<member>]``; the heading path
     is ``(Class,)`` or ``(Class, member)``; the title is the module's dotted name.
+    ``classes``: keep only these class names (None: all).
     """
     title = f"databricks.sdk.service.{module}"
     file = f"sdk:{module}"
@@ -255,6 +285,8 @@ def sdk_module_chunks(
 
     for node in tree.body:
         if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
+            continue
+        if classes is not None and node.name not in classes:
             continue
         cls = node.name
         doc = ast.get_docstring(node) or ""
