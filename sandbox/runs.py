@@ -626,6 +626,8 @@ def repair_run(ws: dict, run: dict, now: int, *, job_settings: dict | None, reru
     settings = job_settings if job_settings is not None else run["settings"]
     defs = {t["task_key"]: t for t in settings.get("tasks") or []}
     latest = {k: run["attempts"][str(ids[-1])] for k, ids in run["task_attempts"].items()}
+    if rerun_tasks and rerun_all_failed:
+        raise InvalidParameterValue("Only one of rerun_tasks or rerun_all_failed_tasks can be specified.")
     if rerun_tasks:
         unknown = [k for k in rerun_tasks if k not in defs]
         if unknown:

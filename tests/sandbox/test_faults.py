@@ -95,3 +95,24 @@ def test_faults_are_per_token(sb, sandbox_server):
 def test_invalid_rule_is_refused(sb):
     with pytest.raises(InvalidParameterValue, match="Fault kind"):
         sb.add_fault("/api/*", "teapot")
+
+
+def test_scenario_and_reset_control_endpoints(sb, w, tmp_path):
+    auth = {"Authorization": f"Bearer {sb.token}"}
+    resp = requests.post(f"{sb.url}/__sandbox/scenario", headers=auth, timeout=5,
+                         json={"rules": [{"job": "scripted", "message": "scripted failure"}]})
+    assert resp.json() == {"rules": 1}
+    job_id = w.jobs.create(name="scripted", tasks=[jobs.Task(
+        task_key="t", existing_cluster_id="0101-120000-shared01", notebook_task=jobs.NotebookTask(NB))]).job_id
+    run_id = w.jobs.run_now(job_id).run_id
+    sb.advance(300)
+    assert w.jobs.get_run(run_id).state.result_state == jobs.RunResultState.FAILED
+    path = tmp_path / "scenario.yaml"
+    path.write_text("rules: []\n")
+    assert requests.post(f"{sb.url}/__sandbox/scenario", headers=auth, json={"path": str(path)},
+                         timeout=5).json() == {"rules": 0}
+    bad = requests.post(f"{sb.url}/__sandbox/scenario", headers=auth, json={"rules": [{"jbo": "x"}]}, timeout=5)
+    assert bad.status_code == 400 and "unknown keys" in bad.json()["message"]
+    assert requests.post(f"{sb.url}/__sandbox/reset", headers=auth, timeout=5).status_code == 200
+    assert list(w.jobs.list()) == []
+    assert w.workspace.get_status("/Shared/job-agent/notebooks/ingest").path == "/Shared/job-agent/notebooks/ingest"

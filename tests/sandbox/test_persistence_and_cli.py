@@ -117,3 +117,39 @@ def test_serve_command_prints_url_and_token_and_serves(tmp_path):
     with running_sandbox(state_file=state, clock_speed=0) as again:
         assert again.token == token
         assert again.workspace_client().jobs.get(job_id).settings.name == "served"
+
+
+_CLIENT = r"""
+import json, sys, urllib.request
+url, token, me = sys.argv[1], sys.argv[2], sys.argv[3]
+def call(path, body):
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+out = []
+for k in range(10):
+    job_id = call("/api/2.2/jobs/create", {"name": f"p{me}-{k}", "tasks": [{"task_key": "t",
+        "existing_cluster_id": "0101-120000-shared01",
+        "notebook_task": {"notebook_path": "/Shared/job-agent/notebooks/ingest"}}]})["job_id"]
+    run_id = call("/api/2.2/jobs/run-now", {"job_id": job_id, "idempotency_token": f"shared-{k}"})["run_id"]
+    out.append([job_id, run_id])
+print(json.dumps(out))
+"""
+
+
+def test_concurrent_client_processes_on_one_served_sandbox(sb):
+    procs = [subprocess.Popen([sys.executable, "-c", _CLIENT, sb.url, sb.token, str(i)], stdout=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    results = []
+    for p in procs:
+        stdout, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        results.extend(__import__("json").loads(stdout))
+    job_ids = [j for j, _ in results]
+    assert len(job_ids) == len(set(job_ids)) == 40
+    by_token: dict[int, set[int]] = {}
+    for k, (_, run_id) in enumerate(results):
+        by_token.setdefault(k % 10, set()).add(run_id)
+    assert all(len(runs) == 1 for runs in by_token.values())  # same idempotency token -> same run
+    assert len(list(sb.workspace_client().jobs.list())) == 40
