@@ -401,7 +401,7 @@ def _attempt_dict(run: dict, att: dict, now: int, host: str) -> dict:
 
 def _rollup(run: dict, finals: list[dict], now: int) -> tuple[str, str, str, str, bool]:
     """(result_state, code, type, message, internal) of a finished set of final task attempts."""
-    if run.get("cancel_ms") is not None and any(a.get("cancel_ms") is not None for a in finals):
+    if any(a["result_state"] == "CANCELED" for a in finals):
         return "CANCELED", "USER_CANCELED", "SUCCESS", "Run cancelled.", False
     ordered = sorted(finals, key=lambda a: (a["start_ms"], a["run_id"]))
     failed = [a for a in ordered if a["result_state"] in ("FAILED", "TIMEDOUT")]
@@ -594,6 +594,8 @@ def cancel_run(run: dict, now: int) -> None:
         if _attempt_end(att) <= now:
             continue
         att["cancel_ms"] = now
+        att.update(result_state="CANCELED", life_cycle_state="TERMINATED", termination_code="USER_CANCELED",
+                   termination_type="SUCCESS", message="Run cancelled.", trace=None)
         if now < att["start_ms"]:
             att["cancel_ms"] = att["start_ms"] = now
             att["setup_ms"] = att["exec_ms"] = 0

@@ -155,6 +155,11 @@ def test_cancel_a_running_run(sb, w):
     assert run.status.termination_details.code == jobs.TerminationCodeCode.USER_CANCELED
     assert {t.task_key: t.state.result_state for t in run.tasks} == {
         "a": jobs.RunResultState.CANCELED, "b": jobs.RunResultState.CANCELED}
+    # a cancelled run can be repaired: the cancelled tasks rerun
+    w.jobs.repair_run(run_id, rerun_all_failed_tasks=True)
+    _, run = poll_states(sb, w, run_id)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    assert [t.attempt_number for t in run.tasks] == [1, 1]
 
 
 def test_max_concurrent_runs_skips_without_queue_and_queues_with_it(sb, w):
