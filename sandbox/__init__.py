@@ -44,7 +44,9 @@ clusters ``0101-120000-shared01``, ``0101-120000-analyt02``, ``0101-120000-mlr5d
 runtimes 16.4.x, 15.4.x, 14.3.x, 13.3.x ``-scala2.12``.
 
 Scenarios (which task execution fails, how, and when a retry succeeds): ``sandbox.scenarios``.
-Faults (429, 503, latency, lose_response): ``sandbox.faults``.
+Faults (429, 503, latency, lose_response): ``sandbox.faults``. System tables and their seeded
+history: ``sandbox.system_tables``; documented cost / reliability queries with the figures the
+seed implies: ``sandbox.example_queries``. Latency: ``bench/sandbox_latency.py``.
 """
 
 from sandbox.harness import Sandbox, running_sandbox

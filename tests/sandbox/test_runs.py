@@ -266,6 +266,11 @@ def test_job_parameters_are_resolved_on_the_run(sb, w):
     run = w.jobs.get_run(w.jobs.run_now(job_id, job_parameters={"day": "2026-11-20"}).run_id)
     assert {(p.name, p.default, p.value) for p in run.job_parameters} == {
         ("catalog", "main", "main"), ("day", "", "2026-11-20")}
+    # a repair may pass new parameter values
+    sb.advance(300)
+    w.jobs.repair_run(run.run_id, rerun_tasks=["t"], job_parameters={"day": "2026-11-21"})
+    run = w.jobs.get_run(run.run_id)
+    assert {(p.name, p.value) for p in run.job_parameters} == {("catalog", "main"), ("day", "2026-11-21")}
 
 
 def test_run_now_of_unknown_job(w):
