@@ -5,7 +5,8 @@ Checked: unique ``task_key`` values; ``depends_on`` naming existing tasks, witho
 compute for every task that needs one (``existing_cluster_id``, ``new_cluster``,
 ``job_cluster_key`` or ``environment_key``; notebook tasks may run serverless); referenced job
 clusters, environments, existing clusters, SQL warehouses and ``run_job_task`` jobs exist;
-``new_cluster`` runtime and node type are in the catalogue; at most 25 tags; ``max_concurrent_runs``
+``new_cluster`` runtime and node type are in the catalogue; a ``schedule`` has a 6- or 7-field
+Quartz cron expression and a known ``timezone_id``; at most 25 tags; ``max_concurrent_runs``
 in 0..1000. Source: Jobs API 2.2 ``jobs/create`` reference and ``jobs.JobSettings`` / ``jobs.Task``.
 """
 
@@ -20,6 +21,12 @@ _TASK_KINDS = ("notebook_task", "spark_python_task", "python_wheel_task", "spark
                "dbt_cloud_task", "alert_task")
 _CLUSTER_ONLY = ("spark_jar_task", "spark_submit_task")
 _SERVERLESS_NEEDS_ENV = ("spark_python_task", "python_wheel_task")
+
+
+def _time_zones() -> set[str]:
+    import zoneinfo
+
+    return zoneinfo.available_timezones() | {"UTC", "GMT"}
 
 
 def _check_cluster_spec(spec: dict, where: str) -> None:
@@ -114,6 +121,19 @@ def validate_settings(ws: dict, settings: dict, *, submit: bool = False) -> None
 
     for k in deps:
         visit(k, [])
+    schedule = settings.get("schedule")
+    if schedule:
+        cron = (schedule.get("quartz_cron_expression") or "").split()
+        if len(cron) not in (6, 7):
+            raise InvalidParameterValue(
+                f"Invalid quartz_cron_expression {schedule.get('quartz_cron_expression')!r}: a Quartz cron "
+                "expression has 6 or 7 fields (seconds minutes hours day-of-month month day-of-week [year]).")
+        tz = schedule.get("timezone_id")
+        if not tz:
+            raise InvalidParameterValue("schedule.timezone_id is required.")
+        if tz not in _time_zones():
+            raise InvalidParameterValue(f"Invalid timezone_id {tz!r}: use a Java time zone id such as 'UTC' or "
+                                        "'Europe/Amsterdam'.")
     tags = settings.get("tags") or {}
     if len(tags) > 25:
         raise InvalidParameterValue(f"A job can have at most 25 tags, got {len(tags)}.")

@@ -188,3 +188,15 @@ def test_malformed_settings_are_a_bad_request(w):
     assert e.value.error_code == "MALFORMED_REQUEST"
     with pytest.raises(errors.BadRequest):
         w.api_client.do("POST", "/api/2.2/jobs/create", data="{not json", headers={"Content-Type": "application/json"})
+
+
+def test_schedules_are_checked(w):
+    ok = w.jobs.create(name="sched", schedule=jobs.CronSchedule(quartz_cron_expression="0 0 2 * * ?",
+                                                                 timezone_id="Europe/Amsterdam"))
+    s = w.jobs.get(ok.job_id).settings.schedule
+    assert s.quartz_cron_expression == "0 0 2 * * ?" and s.timezone_id == "Europe/Amsterdam"
+    with pytest.raises(errors.InvalidParameterValue, match="quartz_cron_expression"):
+        w.jobs.create(name="bad", schedule=jobs.CronSchedule(quartz_cron_expression="0 2 * * *", timezone_id="UTC"))
+    with pytest.raises(errors.InvalidParameterValue, match="timezone_id"):
+        w.jobs.create(name="bad", schedule=jobs.CronSchedule(quartz_cron_expression="0 0 2 * * ?",
+                                                             timezone_id="Mars/Olympus"))
