@@ -5,7 +5,10 @@ Three ways to rank, all over the same chunks:
 - ``dense``: cosine similarity of all-MiniLM-L6-v2 embeddings (Chroma HNSW query);
 - ``bm25``: BM25 over the lexical index (bm25s) with an identifier-aware tokenizer;
 - ``hybrid`` (the default, see :data:`DEFAULT_MODE`): reciprocal rank fusion of the two,
-  ``score = sum(1 / (RRF_K + rank))`` over each list's top ``candidates``.
+  ``score = sum(1 / (RRF_K + rank))`` over each list's top ``candidates``, plus a third
+  ranking when the query names identifiers (``JobSettings.max_concurrent_runs``,
+  ``retry_on_timeout``): the chunks whose heading ends with that name, those whose heading or
+  path also holds the qualifier (``JobSettings``) first.
 
 The model and the index are loaded lazily, the model once per process (shared by every
 Retriever). chromadb, sentence_transformers, torch and bm25s are imported only when a search
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -154,7 +158,11 @@ class Retriever:
         if mode == "bm25":
             return self._bm25(query, k, where)
         n = max(k, HYBRID_CANDIDATES)
-        return fuse([self._dense(query, n, where), self._bm25(query, n, where)], k)
+        rankings = [self._dense(query, n, where), self._bm25(query, n, where)]
+        exact = self._exact(query, n, where)
+        if exact:
+            rankings.append(exact)
+        return fuse(rankings, k)
 
     def _dense(self, query: str, n: int, where: dict | None) -> list[DocHit]:
         total = len(self._lexical)
@@ -184,6 +192,37 @@ class Retriever:
         rows = lex.search(query, n, self._mask(where) if where else None)
         return [_hit(lex.texts[r], lex.metadatas[r], s) for r, s in rows]
 
+    def _names(self) -> dict[str, list[int]]:
+        """Rows by the lower-cased last name of their heading (``max_concurrent_runs``)."""
+        names = getattr(self, "_by_name", None)
+        if names is None:
+            names = {}
+            for row, meta in enumerate(self._lexical.metadatas):
+                last = _last_name(meta.get("heading_path") or "[]")
+                if last:
+                    names.setdefault(last, []).append(row)
+            self._by_name = names
+        return names
+
+    def _exact(self, query: str, n: int, where: dict | None) -> list[DocHit]:
+        lex = self._lexical
+        mask = self._mask(where) if where else None
+        scored: dict[int, int] = {}
+        for ident in _IDENT.findall(query):
+            if not ("_" in ident or "." in ident or _CAMEL_INNER.search(ident)):
+                continue
+            parts = ident.split(".")
+            qualifiers = [q.lower() for q in parts[:-1]]
+            for row in self._names().get(parts[-1].lower(), ()):
+                if mask is not None and not mask[row]:
+                    continue
+                meta = lex.metadatas[row]
+                where_text = f"{meta.get('heading', '')} {meta.get('path', '')}".lower()
+                score = 1 + sum(q in where_text for q in qualifiers)
+                scored[row] = max(scored.get(row, 0), score)
+        best = sorted(scored, key=lambda r: (-scored[r], r))[:n]
+        return [_hit(lex.texts[r], lex.metadatas[r], float(scored[r])) for r in best]
+
     # ------------------------------------------------------------ citations
 
     def cite(self, query: str, k: int = 3) -> list[Citation]:
@@ -200,6 +239,21 @@ class Retriever:
                 log.warning("citations are off: no docs index at %s; %s", key, BUILD_HINT)
             return []
         return citations_from_hits(self.search(query, k=max(k * 4, 10)), k)
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_CAMEL_INNER = re.compile(r"[a-z][A-Z]")
+
+
+def _last_name(heading_path_json: str) -> str:
+    try:
+        path = json.loads(heading_path_json)
+    except ValueError:
+        return ""
+    if not path:
+        return ""
+    last = path[-1].strip().strip("`").rstrip("()[]")
+    return last.rsplit(".", 1)[-1].lower()
 
 
 def _hit(text: str, meta: dict, score: float) -> DocHit:
