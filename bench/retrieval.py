@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from docs_index.chunking import ChunkingConfig  # noqa: E402
 from docs_index.store import DEFAULT_CHUNKING, DEFAULT_MAX_SEQ_LENGTH, build_index  # noqa: E402
 from retriever import DEFAULT_MODE, MODES, Retriever  # noqa: E402
-from retriever.search import HYBRID_CANDIDATES, RRF_K, fuse  # noqa: E402
+from retriever.search import BM25_WEIGHT, HYBRID_CANDIDATES, RRF_K, fuse  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -110,8 +111,8 @@ def main() -> int:
         r.warm_up()
         depth = max(args.depth, HYBRID_CANDIDATES)
         qs = [q["question"] for q in questions]
-        dense = [r.search(q, k=depth, mode="dense") for q in qs]
-        bm25 = [r.search(q, k=depth, mode="bm25") for q in qs]
+        dense = [r.search(q, k=max(depth, 100), mode="dense") for q in qs]
+        bm25 = [r.search(q, k=max(depth, 100), mode="bm25") for q in qs]
         results = {
             "dense": [dedupe_paths(h) for h in dense],
             "bm25": [dedupe_paths(h) for h in bm25],
@@ -129,7 +130,8 @@ def main() -> int:
             lat[mode] = times
 
         print()
-        print(f"{len(questions)} questions; docs: {args.docs}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{len(questions)} questions; docs: {args.docs}; load average {load} on {os.cpu_count()} CPUs")
         print(f"| mode | recall@1 | recall@5 | frac@5 | MRR | p50 ms | p95 ms |")
         print(f"|---|---|---|---|---|---|---|")
         for mode in MODES:
@@ -139,16 +141,16 @@ def main() -> int:
                   f"{m['mrr']:.3f} | {statistics.median(lat[mode]):.1f} | {pct(lat[mode], 95):.1f} |")
 
         if args.sweep:
-            print("\nhybrid variants (rrf_k, candidates, dense weight):")
-            for rrf_k in (10, 30, 60):
-                for cand in (20, 50):
-                    for w in (1, 2):
+            print("\nhybrid variants (rrf_k, candidates, bm25 weight; dense and identifier rankings weigh 1):")
+            for rrf_k in (10, 20, 60):
+                for cand in (20, 50, 100):
+                    for wb in (1.0, 2.0, 3.0):
                         fused = [
-                            dedupe_paths(fuse([d[:cand]] * w + [b[:cand]], depth, rrf_k))
+                            dedupe_paths(fuse([d[:cand], b[:cand]], depth, rrf_k, [1.0, wb]))
                             for d, b in zip(dense, bm25)
                         ]
                         m = score(fused, questions)
-                        print(f"  rrf_k={rrf_k:>2} cand={cand} wdense={w}: r@1={m['r@1']:.3f} "
+                        print(f"  rrf_k={rrf_k:>2} cand={cand:>3} wbm25={wb}: r@1={m['r@1']:.3f} "
                               f"r@5={m['r@5']:.3f} mrr={m['mrr']:.3f}")
             misses = [q for q, p in zip(questions, results[DEFAULT_MODE])
                       if not set(q["relevant_paths"]) & set(p[:5])]
@@ -156,7 +158,7 @@ def main() -> int:
             for q, p in [(q, results[DEFAULT_MODE][questions.index(q)]) for q in misses]:
                 print(f"  {q['id']} {q['question'][:90]!r}\n     want {q['relevant_paths']}\n     got  {p[:5]}")
         print(f"\nsettings: {chunking}, max_seq_length={args.max_seq_length}, "
-              f"rrf_k={RRF_K}, candidates={HYBRID_CANDIDATES}")
+              f"rrf_k={RRF_K}, candidates={HYBRID_CANDIDATES}, bm25 weight={BM25_WEIGHT}")
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

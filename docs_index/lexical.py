@@ -5,6 +5,10 @@ The tokenizer lower-cases, keeps identifiers whole *and* split into their parts
 ``JobSettings`` -> ``jobsettings``, ``job``, ``setting``), drops English stop words and strips
 a plural ``s``, so a field name, its words, and a question in prose all meet.
 
+The indexed text of a chunk is its path's words, title, heading path and body
+(:func:`index_text`); BM25 parameters are :data:`K1` and :data:`B` (chosen with
+bench/retrieval.py).
+
 On disk (``<index>/lexical/``): the bm25s index files plus ``chunks.json``, the chunk table
 (ids, texts, metadata) a BM25 hit is answered from. bm25s and numpy are imported lazily.
 """
@@ -54,6 +58,14 @@ def tokenize(text: str) -> list[str]:
 
 
 CHUNKS_FILE = "chunks.json"
+K1 = 1.5
+B = 0.5
+
+
+def index_text(path: str, embed_text: str) -> str:
+    """What BM25 indexes for a chunk: the words of its path, then its embedded text
+    (title, heading path, body)."""
+    return re.sub(r"[/._:-]+", " ", path) + "\n" + embed_text
 
 
 def write_lexical_index(
@@ -71,7 +83,7 @@ def write_lexical_index(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if ids:
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=K1, b=B)
         bm25.index([tokenize(t) or ["\x00empty"] for t in index_texts], show_progress=False)
         bm25.save(str(tmp))
     (tmp / CHUNKS_FILE).write_text(

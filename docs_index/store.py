@@ -134,8 +134,7 @@ def build_index(
     todo = [c for c in chunks.values() if existing.get(c.id) != c.content_hash]
     summary.embedded = len(todo)
     summary.skipped = summary.chunks - len(todo)
-    # long texts first within the run keeps batches evenly padded; order does not matter
-    todo.sort(key=lambda c: len(c.embed_text))
+    todo.sort(key=lambda c: len(c.embed_text))  # similar lengths per batch: less padding
     embedder = ef.embedder() if todo else None
     if progress:
         progress(0, len(todo))
@@ -153,7 +152,7 @@ def build_index(
         if progress:
             progress(min(i + EMBED_BATCH, len(todo)), len(todo))
 
-    from docs_index.lexical import write_lexical_index
+    from docs_index.lexical import index_text, write_lexical_index
 
     ordered = list(chunks.values())
     write_lexical_index(
@@ -161,7 +160,7 @@ def build_index(
         [c.id for c in ordered],
         [c.text for c in ordered],
         [c.metadata() for c in ordered],
-        [c.embed_text for c in ordered],
+        [index_text(c.path, c.embed_text) for c in ordered],
     )
     summary.seconds = time.perf_counter() - t0
     layout.write_manifest(

@@ -5,7 +5,8 @@ Three ways to rank, all over the same chunks:
 - ``dense``: cosine similarity of all-MiniLM-L6-v2 embeddings (Chroma HNSW query);
 - ``bm25``: BM25 over the lexical index (bm25s) with an identifier-aware tokenizer;
 - ``hybrid`` (the default, see :data:`DEFAULT_MODE`): reciprocal rank fusion of the two,
-  ``score = sum(1 / (RRF_K + rank))`` over each list's top ``candidates``, plus a third
+  ``score = sum(weight / (RRF_K + rank))`` over each list's top ``HYBRID_CANDIDATES`` (BM25
+  weighs ``BM25_WEIGHT``, the others 1), plus a third
   ranking when the query names identifiers (``JobSettings.max_concurrent_runs``,
   ``retry_on_timeout``): the chunks whose heading ends with that name, those whose heading or
   path also holds the qualifier (``JobSettings``) first.
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
 """The mode :meth:`Retriever.search` uses unless told otherwise (chosen with bench/retrieval.py)."""
-RRF_K = 60
+RRF_K = 20
 """The rank offset of reciprocal rank fusion."""
+BM25_WEIGHT = 2.0
+"""Weight of the BM25 ranking in the fusion (dense and identifier rankings weigh 1)."""
 HYBRID_CANDIDATES = 50
 """How many results of each ranking the fusion considers."""
 
@@ -162,7 +165,7 @@ class Retriever:
         exact = self._exact(query, n, where)
         if exact:
             rankings.append(exact)
-        return fuse(rankings, k)
+        return fuse(rankings, k, weights=[1.0, BM25_WEIGHT, 1.0])
 
     def _dense(self, query: str, n: int, where: dict | None) -> list[DocHit]:
         total = len(self._lexical)
@@ -172,12 +175,21 @@ class Retriever:
             query_embeddings=[self._embed(query)],
             n_results=min(n, total),
             where=where or None,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"],  # texts come from the in-memory chunk table: faster
         )
-        return [
-            _hit(doc, meta, 1.0 - float(dist))
-            for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0])
-        ]
+        lex, rows = self._lexical, self._rows()
+        hits = []
+        for cid, dist in zip(res["ids"][0], res["distances"][0]):
+            row = rows.get(cid)
+            if row is not None:
+                hits.append(_hit(lex.texts[row], lex.metadatas[row], 1.0 - float(dist)))
+        return hits
+
+    def _rows(self) -> dict[str, int]:
+        rows = getattr(self, "_row_of", None)
+        if rows is None:
+            rows = self._row_of = {cid: i for i, cid in enumerate(self._lexical.ids)}
+        return rows
 
     def _mask(self, where: dict) -> list[bool]:
         key = json.dumps(where, sort_keys=True)
@@ -271,16 +283,19 @@ def _hit(text: str, meta: dict, score: float) -> DocHit:
     )
 
 
-def fuse(rankings: list[list[DocHit]], k: int, rrf_k: int = RRF_K) -> list[DocHit]:
-    """Reciprocal rank fusion of ranked hit lists: the top ``k`` by ``sum(1/(rrf_k + rank))``
-    (rank from 1), each hit rescored with its fused score. Hits are the same chunk when
-    path, heading path and text are equal."""
+def fuse(
+    rankings: list[list[DocHit]], k: int, rrf_k: int = RRF_K, weights: list[float] | None = None
+) -> list[DocHit]:
+    """Weighted reciprocal rank fusion of ranked hit lists: the top ``k`` by
+    ``sum(weight / (rrf_k + rank))`` (rank from 1; weights default to 1), each hit rescored
+    with its fused score. Hits are the same chunk when path, heading path and text are equal."""
+    weights = weights or [1.0] * len(rankings)
     scores: dict[tuple, float] = {}
     first: dict[tuple, DocHit] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights):
         for rank, h in enumerate(ranking, start=1):
             key = (h.path, h.heading_path, h.text)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank)
+            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
             first.setdefault(key, h)
     best = sorted(scores, key=lambda key: -scores[key])[:k]
     return [
