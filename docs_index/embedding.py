@@ -134,6 +134,13 @@ def load_model(spec: ModelSpec):
         try:
             from sentence_transformers import SentenceTransformer
 
+            try:  # no "Loading weights" progress bar on every start
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            except Exception:
+                pass
+
             model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
         except Exception as e:
             raise ModelError(f"cannot load the embedding model from {spec.path}: {e}") from e
