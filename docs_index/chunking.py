@@ -321,11 +321,9 @@ def parse_rst(text: str, fallback_title: str) -> tuple[str, list[Section]]:
             styles.append(style)
         level = styles.index(style) + 1
         heading = _clean_heading(heading)
-        if not title and not stack:
+        if not title and not stack:  # the document title: not part of heading paths
             flush()
             title = heading
-            stack.append((level, heading))
-            stack.pop()
             continue
         push(level, heading)
     flush()

@@ -131,7 +131,7 @@ def stats(
     info = dict(manifest)
     info["index_dir"] = str(layout.root)
     info["loadable"] = r.available()
-    info["vectors"] = r._collection.count() if info["loadable"] else 0
+    info["vectors"] = _vector_count(layout, manifest) if info["loadable"] else 0
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -147,6 +147,14 @@ def stats(
     if last:
         typer.echo(f"last build embedded {last.get('embedded')}, skipped {last.get('skipped')}, "
                    f"removed {last.get('removed')} in {last.get('seconds', 0):.1f} s")
+
+
+def _vector_count(layout, manifest: dict) -> int:
+    """Vectors in the Chroma collection (should equal the manifest's chunk count)."""
+    from docs_index.chroma_ef import JobAgentEmbeddingFunction, open_collection
+
+    ef = JobAgentEmbeddingFunction(manifest.get("model_path"), int(manifest.get("max_seq_length", 256)))
+    return open_collection(str(layout.chroma_dir), ef, create=False)[1].count()
 
 
 def main(argv: list[str] | None = None) -> None:

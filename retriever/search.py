@@ -80,6 +80,9 @@ class Retriever:
         self._lexical: Any = None
         self._available: bool | None = None
         self._masks: dict[str, list[bool]] = {}
+        self._row_of: dict[str, int] | None = None
+        self._by_name: dict[str, list[int]] | None = None
+        self._threads_set = False
 
     @property
     def index_dir(self) -> Path:
@@ -121,6 +124,10 @@ class Retriever:
                 self._available = False
         return self._available
 
+    def chunk_count(self) -> int:
+        """Number of chunks in the index (0 when there is none); loads the index."""
+        return len(self._lexical) if self.available() else 0
+
     def warm_up(self) -> None:
         """Load the index and the model and run one query, so later searches are fast.
         Raises :class:`IndexNotBuiltError` when there is no index."""
@@ -129,7 +136,7 @@ class Retriever:
 
     def _embed(self, query: str) -> list[float]:
         embedder = self._ef.embedder()
-        if not getattr(self, "_threads_set", False):
+        if not self._threads_set:
             _query_threads()
             self._threads_set = True
         return embedder.embed_query(query)
@@ -186,7 +193,7 @@ class Retriever:
         return hits
 
     def _rows(self) -> dict[str, int]:
-        rows = getattr(self, "_row_of", None)
+        rows = self._row_of
         if rows is None:
             rows = self._row_of = {cid: i for i, cid in enumerate(self._lexical.ids)}
         return rows
@@ -206,7 +213,7 @@ class Retriever:
 
     def _names(self) -> dict[str, list[int]]:
         """Rows by the lower-cased last name of their heading (``max_concurrent_runs``)."""
-        names = getattr(self, "_by_name", None)
+        names = self._by_name
         if names is None:
             names = {}
             for row, meta in enumerate(self._lexical.metadatas):
