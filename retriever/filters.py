@@ -47,3 +47,17 @@ def matches(where: dict[str, Any], metadata: dict[str, Any]) -> bool:
         else:
             ok = ok and metadata.get(key) == cond
     return ok
+
+
+def to_chroma(where: dict[str, Any]) -> dict[str, Any]:
+    """The same filter in the shape Chroma accepts: several top-level conditions become an
+    explicit ``$and`` (Chroma takes one key per level), recursively."""
+    if not isinstance(where, dict):
+        return where
+    items = []
+    for key, cond in where.items():
+        if key in ("$and", "$or"):
+            items.append({key: [to_chroma(c) for c in cond]})
+        else:
+            items.append({key: cond})
+    return items[0] if len(items) == 1 else {"$and": items}

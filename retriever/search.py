@@ -28,7 +28,7 @@ from typing import Any
 
 from docs_index.layout import IndexLayout
 from retriever.citations import Citation, citations_from_hits
-from retriever.filters import matches, validate_where
+from retriever.filters import matches, to_chroma, validate_where
 from retriever.hits import DocHit
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class Retriever:
         res = self._collection.query(
             query_embeddings=[self._embed(query)],
             n_results=min(n, total),
-            where=where or None,
+            where=to_chroma(where) if where else None,
             include=["distances"],  # texts come from the in-memory chunk table: faster
         )
         lex, rows = self._lexical, self._rows()

@@ -53,6 +53,10 @@ def test_where_filters_every_mode(built_index, mode):
     assert sdk_only and all(h.source == "sdk" for h in sdk_only)
     one_file = r.search("concurrent runs", k=5, where={"path": {"$in": ["jobs/concurrency.md"]}})
     assert one_file and {h.path for h in one_file} == {"jobs/concurrency.md"}
+    both = r.search("concurrent runs", k=5, where={"source": "sdk", "title": {"$ne": "x"},
+                                                   "$or": [{"path": {"$in": ["sdk:jobs.Task.retry_on_timeout"]}},
+                                                           {"path": "sdk:jobs.Task.max_retries"}]})
+    assert both and {h.path for h in both} <= {"sdk:jobs.Task.retry_on_timeout", "sdk:jobs.Task.max_retries"}
 
 
 def test_bad_arguments_raise_value_error(built_index):
@@ -89,3 +93,13 @@ def test_model_is_loaded_once_per_process(built_index):
     a.search("warehouse auto stop", k=1)
     b.search("warehouse auto stop", k=1, mode="dense")
     assert a._ef.embedder().model is b._ef.embedder().model
+
+
+def test_half_built_index_is_not_available(tmp_path):
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text('{"version": 1, "sources": ["sdk"]}')
+    r = Retriever(index)
+    assert r.available() is False and r.chunk_count() == 0
+    with pytest.raises(IndexNotBuiltError):
+        r.search("anything")
