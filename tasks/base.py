@@ -169,6 +169,9 @@ class TaskContext:
         task_ref: `T-0001`; `spec_key`: `deploy_job:etl`; `payload`: the task's payload.
         requirement_ref / requirement_revision: where the task came from.
         attempt: this claim's attempt number (1-based).
+        retry_generation: how many times a person sent the task back from FAILED (`lead
+            retry`); 0 at first. Idempotency tokens include it, so an explicit retry starts
+            new work while a crash-and-restart of the same generation finds the old work.
         dependency_results: spec_key -> `result` of each COMPLETE dependency.
         workspace: a `databricks.sdk.WorkspaceClient` (created lazily by the worker).
         heartbeat: renews the lease; raises `LeaseLost` when it was lost and
@@ -192,6 +195,7 @@ class TaskContext:
     cite: Callable[[str], list[str]] = lambda query: []
     log: Callable[[str], None] = lambda message: None
     settings: dict[str, Any] = field(default_factory=dict)
+    retry_generation: int = 0
     _workspace: Any = field(default=None, repr=False)
 
     @property

@@ -43,8 +43,11 @@ def _enum(value: Any) -> str | None:
 
 def idempotency_token(ctx: TaskContext, job_id: int) -> str:
     """The `run-now` idempotency token of this task for `job_id` (32 hex chars; the service
-    accepts up to 64 characters)."""
+    accepts up to 64 characters). An explicit retry (`ctx.retry_generation`) gets a new token,
+    so it starts a new run instead of finding the failed one."""
     text = f"{ctx.requirement_ref}:{ctx.requirement_revision}:{ctx.task_ref}:{ctx.spec_key}:{job_id}"
+    if ctx.retry_generation:
+        text += f":retry{ctx.retry_generation}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -22,14 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from state.columns import utcnow
 from state.engine import writer
 from state.machine import Phase, TaskStatus, TransitionConflict, enter_phase, transition, update_held
-from state.models import Requirement, Task, TaskDependency
+from state.models import Requirement, Task, TaskDependency, TaskEvent
 from state.queue import Claim
 from tasks.base import (
     LeaseLost,
@@ -131,6 +131,11 @@ class TaskRunner:
                 .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
                 .where(TaskDependency.task_id == task.id)
             ).all()
+            retry_generation = session.execute(
+                select(func.count())
+                .select_from(TaskEvent)
+                .where(TaskEvent.task_id == task.id, TaskEvent.from_status == TaskStatus.FAILED.value, TaskEvent.to_status == TaskStatus.PENDING.value)
+            ).scalar_one()
             task_type_name, max_attempts, requirement_id = task.type, task.max_attempts, task.requirement_id
             ctx_fields = dict(
                 task_id=task.id,
@@ -142,6 +147,7 @@ class TaskRunner:
                 requirement_revision=task.revision,
                 attempt=claim.attempt,
                 dependency_results={key: dict(result or {}) for key, result in dependency_rows},
+                retry_generation=retry_generation,
             )
         keeper = keeper or LeaseKeeper(self.engine, claim, self.settings.lease_ttl, self.stopping).start()
         ctx = TaskContext(

@@ -148,3 +148,24 @@ def test_changed_file_gives_update_plans_with_the_diff_and_unchanged_jobs_no_op(
     assert w.jobs.get(ids_before["deploy_job:ingest"]).settings.job_clusters[0].new_cluster.node_type_id == "r5d.xlarge"
     page = next(e2e.progress.glob("REQ-0001-*.md")).read_text()
     assert "- job_clusters[main].new_cluster.node_type_id: i3.xlarge\n+ job_clusters[main].new_cluster.node_type_id: r5d.xlarge" in page
+
+
+def test_failed_run_keeps_the_error_and_an_explicit_retry_starts_a_new_run(e2e):
+    text = requirement(notebook_job("nightly"), title="Flaky", extra="run_after_deploy: [nightly]\n")
+    path = e2e.write("req.md", text)
+    assert e2e.lead("submit", str(path))[0] == 0
+    e2e.sb.load_scenario(
+        {"rules": [{"job": "nightly", "task": "step", "attempts": [1], "message": "java.lang.OutOfMemoryError: Java heap space"}]}
+    )
+    assert e2e.run_worker() == {"COMPLETE": 1, "FAILED": 1}
+    run_task = _tasks(e2e.engine())["run_job:nightly"]
+    assert run_task.status == "FAILED" and "OutOfMemoryError" in run_task.error
+    first_run = run_task.result["run_id"]
+
+    code, _, err = e2e.lead("retry", run_task.ref)
+    assert code == 0, err
+    assert e2e.run_worker() == {"COMPLETE": 1}
+    again = _tasks(e2e.engine())["run_job:nightly"]
+    assert again.status == "COMPLETE" and again.result["run_id"] != first_run
+    job_id = again.result["job_id"]
+    assert len(list(e2e.sb.workspace_client().jobs.list_runs(job_id=job_id))) == 2
