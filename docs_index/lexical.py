@@ -16,6 +16,7 @@ On disk (``<index>/lexical/``): the bm25s index files plus ``chunks.json``, the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -79,6 +80,7 @@ def write_lexical_index(
     ``directory`` (replaced atomically: written beside it, then renamed)."""
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each index build at DEBUG
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
