@@ -350,6 +350,7 @@ def _state_pair(life: str, result: str | None, message: str, code: str | None, t
     if status["state"] == "TERMINATED" and code:
         status["termination_details"] = {"code": code, "type": ttype, "message": message}
     if life == "QUEUED":
+        state["queue_reason"] = queue_msg or ""
         status["queue_details"] = {"code": "ACTIVE_RUNS_LIMIT_REACHED", "message": queue_msg or ""}
     return state, status
 

@@ -172,6 +172,7 @@ def test_max_concurrent_runs_skips_without_queue_and_queues_with_it(sb, w):
     queued = w.jobs.get_run(queued_id)
     assert queued.state.life_cycle_state == L.QUEUED
     assert queued.status.queue_details.code == jobs.QueueDetailsCodeCode.ACTIVE_RUNS_LIMIT_REACHED
+    assert queued.state.queue_reason == "Queued due to reaching maximum concurrent runs of 1."
     _, first_run = poll_states(sb, w, first)
     _, queued_run = poll_states(sb, w, queued_id)
     assert queued_run.state.result_state == jobs.RunResultState.SUCCESS
