@@ -433,8 +433,8 @@ def _segment_state(run: dict, seg_index: int, now: int, finals: list[dict]) -> t
     seg_end = _segment_end(run, seg_index)
     seg_atts = [run["attempts"][str(r)] for r in seg["task_run_ids"]]
     if now < seg["queue_until_ms"]:
-        s = _state_pair("QUEUED", None, "Queued due to reaching maximum concurrent runs of 1.", None, None,
-                        queue_msg="Queued due to reaching maximum concurrent runs of 1.")
+        msg = f"Queued due to reaching maximum concurrent runs of {run['settings'].get('max_concurrent_runs') or 1}."
+        s = _state_pair("QUEUED", None, msg, None, None, queue_msg=msg)
         return s[0], s[1], 0
     first_running = min((a["start_ms"] + a["setup_ms"] for a in seg_atts if a["life_cycle_state"] != "SKIPPED"),
                         default=seg_end)
