@@ -64,6 +64,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> int:
+    """Run the benchmark; returns the exit code (1 when the shared data is missing)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=Path, default=DATA / "databricks-docs")
     ap.add_argument("--qa", type=Path, default=DATA / "retrieval_qa.jsonl")

@@ -47,19 +47,24 @@ class JobAgentEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @staticmethod
     def name() -> str:
+        """The name Chroma records with the collection and looks the class up by."""
         return EF_NAME
 
     def default_space(self) -> str:
+        """Vectors are unit length: cosine distance."""
         return "cosine"
 
     def supported_spaces(self) -> list[str]:
+        """Only cosine is supported."""
         return ["cosine"]
 
     def get_config(self) -> dict[str, Any]:
+        """The JSON config Chroma persists: model path (None = packaged) and max_seq_length."""
         return {"model_path": self.model_path, "max_seq_length": self.max_seq_length}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> "JobAgentEmbeddingFunction":
+        """Rebuild from :meth:`get_config` output (the model itself loads lazily)."""
         return JobAgentEmbeddingFunction(config.get("model_path"), config.get("max_seq_length", 256))
 
 

@@ -64,7 +64,9 @@ class Source(Protocol):
 
     key: str
 
-    def scan(self, config: ChunkingConfig, model_id: str = "") -> SourceScan: ...
+    def scan(self, config: ChunkingConfig, model_id: str = "") -> SourceScan:
+        """Read the source and chunk it with ``config``; ``model_id`` goes into content hashes."""
+        ...
 
 
 def parse_source(spec: str) -> "SdkSource | DirectorySource":
