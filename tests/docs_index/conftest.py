@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 DOCS = {
     "jobs/retries.md": """---
