@@ -68,9 +68,10 @@ class JobAgentEmbeddingFunction(EmbeddingFunction[Documents]):
         return JobAgentEmbeddingFunction(config.get("model_path"), config.get("max_seq_length", 256))
 
 
-def open_collection(chroma_dir: str, ef: JobAgentEmbeddingFunction, create: bool):
+def open_collection(chroma_dir: str, ef: JobAgentEmbeddingFunction, create: bool, reset: bool = False):
     """The docs collection in the persistent client at ``chroma_dir``.
 
+    ``reset=True`` first drops the collection (a new model: every vector must be redone).
     ``create=True`` creates it (cosine space) if missing; ``create=False`` raises
     ``chromadb.errors.NotFoundError`` (a ``ValueError`` subclass in older releases) when absent.
     Returns ``(client, collection)``.
@@ -83,6 +84,11 @@ def open_collection(chroma_dir: str, ef: JobAgentEmbeddingFunction, create: bool
     client = chromadb.PersistentClient(
         path=chroma_dir, settings=Settings(anonymized_telemetry=False)
     )
+    if reset:
+        try:
+            client.delete_collection(COLLECTION)
+        except Exception:  # not there: nothing to drop
+            pass
     if create:
         col = client.get_or_create_collection(
             COLLECTION, embedding_function=ef, configuration={"hnsw": {"space": "cosine"}}

@@ -117,13 +117,10 @@ def build_index(
 
     layout.root.mkdir(parents=True, exist_ok=True)
     ef = JobAgentEmbeddingFunction(str(model.path) if model_path else None, max_seq_length)
-    client, collection = open_collection(str(layout.chroma_dir), ef, create=True)
-    if previous.get("model_id") not in (None, model_id):
+    model_changed = previous.get("model_id") not in (None, model_id)
+    if model_changed:
         log.info("model changed (%s -> %s): re-embedding everything", previous.get("model_id"), model_id)
-        from docs_index.layout import COLLECTION
-
-        client.delete_collection(COLLECTION)
-        client, collection = open_collection(str(layout.chroma_dir), ef, create=True)
+    _client, collection = open_collection(str(layout.chroma_dir), ef, create=True, reset=model_changed)
 
     existing = _existing_hashes(collection)
     stale = [cid for cid in existing if cid not in chunks]

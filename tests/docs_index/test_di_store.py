@@ -62,3 +62,15 @@ def test_changed_chunking_or_sources_rebuild_consistently(docs_dir, tmp_path, em
     again = build_index(None, index, chunking=ChunkingConfig(max_chars=300, overlap=40))
     assert again.files == 4 and again.embedded > 0
     assert IndexLayout.at(index).read_manifest()["chunking"]["max_chars"] == 300
+
+
+def test_changed_model_settings_re_embed_everything(docs_dir, tmp_path, embedding_model):
+    index = tmp_path / "index"
+    first = build_index([str(docs_dir)], index, max_seq_length=128)
+    second = build_index([str(docs_dir)], index, max_seq_length=64)
+    assert second.embedded == second.chunks == first.chunks and second.removed == 0
+    assert IndexLayout.at(index).read_manifest()["model_id"].endswith("/seq64")
+
+    from retriever import Retriever
+
+    assert Retriever(index).search("secret scope permissions", k=1)[0].path == "secrets.rst"
