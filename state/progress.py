@@ -25,7 +25,6 @@ import yaml
 from sqlmodel import Session
 
 from state.columns import utcnow
-from state.models import Requirement, Task
 from state.redaction import redact
 from state.views import STATUS_ORDER, RequirementSummary, TaskRow, recent_events, requirement_summaries, task_rows
 
@@ -145,7 +144,7 @@ def render_requirement(session: Session, requirement_id: int, summary: Requireme
             f"{row.attempts}/{row.max_attempts} | {_cell(_first_line(row.error) or '')} |"
         )
     lines += ["", "## Dependency graph", "", "```mermaid", *render_mermaid(rows), "```", ""]
-    plans = _plans(session, rows)
+    plans = _plans(rows)
     if plans:
         lines += ["## Plans", "", *plans]
     results = _results(rows)
@@ -178,13 +177,12 @@ def render_mermaid(rows: list[TaskRow]) -> list[str]:
     return out
 
 
-def _plans(session: Session, rows: list[TaskRow]) -> list[str]:
+def _plans(rows: list[TaskRow]) -> list[str]:
     out: list[str] = []
     for row in rows:
-        task = session.get(Task, row.number)
-        if not task or not task.plan:
+        if not row.plan:
             continue
-        plan = redact(task.plan)
+        plan = redact(row.plan)
         out.append(f"### {row.id} {_cell(row.title)}")
         out.append("")
         out.append("```diff")

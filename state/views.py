@@ -8,7 +8,7 @@ not yet COMPLETE.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,11 +66,12 @@ class TaskRow:
     updated_at: datetime
     source_line: int | None = None
     not_before: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """JSON-ready dict (timestamps as ISO 8601 strings)."""
+        """JSON-ready dict (timestamps as ISO 8601 strings; the plan left out: `lead show` gives it, redacted)."""
         data = asdict(self)
+        data.pop("plan", None)
         for key in ("created_at", "updated_at", "not_before"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
@@ -130,22 +131,27 @@ def requirement_summaries(session: Session, requirement_ids: list[int] | None = 
 def task_rows(session: Session, requirement_id: int, revision: int | None = None) -> list[TaskRow]:
     """The tasks of one requirement's revision (default: the current one), in id order."""
     if revision is None:
-        revision = session.get(Requirement, requirement_id).revision
-    tasks = list(
-        session.execute(
-            select(Task).where(Task.requirement_id == requirement_id, Task.revision == revision).order_by(Task.id)
-        ).scalars()
-    )
+        revision = session.execute(select(Requirement.revision).where(Requirement.id == requirement_id)).scalar_one()
+    tasks = session.execute(
+        select(*_ROW_COLUMNS).where(Task.requirement_id == requirement_id, Task.revision == revision).order_by(Task.id)
+    ).all()
     return _rows(session, tasks)
 
 
 def task_row(session: Session, task_id: int) -> TaskRow | None:
     """One task's row, or None when there is no such task."""
-    task = session.get(Task, task_id)
+    task = session.execute(select(*_ROW_COLUMNS).where(Task.id == task_id)).first()
     return _rows(session, [task])[0] if task else None
 
 
-def _rows(session: Session, tasks: list[Task]) -> list[TaskRow]:
+_ROW_COLUMNS = (
+    Task.id, Task.spec_key, Task.type, Task.title, Task.status, Task.phase, Task.attempts, Task.max_attempts,
+    Task.error, Task.result, Task.plan, Task.created_at, Task.updated_at, Task.source_line, Task.not_before,
+)
+
+
+def _rows(session: Session, tasks: list[Any]) -> list[TaskRow]:
+    """Rows from plain column tuples (`_ROW_COLUMNS`): no ORM objects, one query for dependencies."""
     ids = [t.id for t in tasks]
     deps: dict[int, list[tuple[int, str]]] = defaultdict(list)
     if ids:
@@ -160,7 +166,7 @@ def _rows(session: Session, tasks: list[Task]) -> list[TaskRow]:
         pending = t.status == TaskStatus.PENDING.value
         rows.append(
             TaskRow(
-                id=t.ref,
+                id=format_id("task", t.id),
                 number=t.id,
                 spec_key=t.spec_key,
                 type=t.type,
@@ -182,6 +188,7 @@ def _rows(session: Session, tasks: list[Task]) -> list[TaskRow]:
                 updated_at=t.updated_at,
                 source_line=t.source_line,
                 not_before=t.not_before,
+                plan=t.plan,
             )
         )
     return rows

@@ -120,4 +120,5 @@ class Worker:
         while any(t.is_alive() for t in threads):
             for thread in threads:
                 thread.join(timeout=0.2)
+        self.runner.close()
         return self.outcomes

@@ -43,6 +43,7 @@ from tasks.base import (
 from tasks.registry import UnknownTaskType, get_task_type
 from worker import log
 from worker.heartbeats import LeaseKeeper
+from worker.progress_writer import ProgressWriter
 from worker.retry_policy import backoff, is_transient
 
 
@@ -59,6 +60,7 @@ class WorkerSettings:
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
     progress_dir: Path | None = None
+    progress_min_interval: float = 0.5
     task_settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,16 +84,20 @@ class TaskRunner:
         self.workspace_factory = workspace_factory
         self.cite = cite
         self.stopping = stopping
+        self.progress = ProgressWriter(
+            engine,
+            settings.progress_dir,
+            min_interval=settings.progress_min_interval,
+            on_error=lambda error: log.emit(worker=settings.worker_id, event="progress_error", error=f"{type(error).__name__}: {error}"),
+        )
+
+    def close(self) -> None:
+        """Render the progress still pending (call when the worker stops)."""
+        self.progress.close()
 
     # -- recording -------------------------------------------------------------------------
     def _render(self, requirement_id: int) -> None:
-        from state.progress import render_progress
-
-        try:
-            with Session(self.engine) as session:
-                render_progress(session, self.settings.progress_dir, [requirement_id])
-        except Exception as error:  # noqa: BLE001 - progress files must never fail a task
-            log.emit(worker=self.settings.worker_id, event="progress_error", error=f"{type(error).__name__}: {error}")
+        self.progress.request(requirement_id)
 
     def _finish(
         self, claim: Claim, to_status: TaskStatus, *, reason: str, values: dict[str, Any] | None = None
