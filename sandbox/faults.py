@@ -2,7 +2,11 @@
 
 A rule (``FaultRule``) matches requests of one token whose path matches ``path`` (a shell-style
 glob, ``fnmatch``; e.g. ``/api/2.2/jobs/*``) and, if given, ``method``. The first ``offset``
-matching requests pass untouched; the next ``count`` (``None`` = forever) are faulted:
+matching requests pass untouched; the next ``count`` (``None`` = forever) are faulted. With
+``probability`` below 1, each of those eligible requests is faulted only with that probability
+(drawn from a generator seeded by ``seed``, so a test run is repeatable); e.g. two rules with
+``probability: 0.1`` and ``count: None``, one 429 and one 503, answer about 20% of requests
+with an error:
 
 - ``kind="429"``: HTTP 429 ``TOO_MANY_REQUESTS`` with ``Retry-After: retry_after`` seconds
   (the SDK's retry honours it: ``retry_after_secs`` in ``databricks/sdk/errors/customizer.py``);
@@ -41,8 +45,15 @@ class FaultRule:
     retry_after: int = 0
     latency_ms: int = 0
     mode: str = "drop"
+    probability: float = 1.0
+    seed: int = 0
     seen: int = 0
     fired: int = 0
+
+    def __post_init__(self) -> None:
+        import random
+
+        self._rng = random.Random(self.seed)
 
     def take(self, method: str, path: str) -> bool:
         """Count a request; True if this request must be faulted."""
@@ -55,17 +66,19 @@ class FaultRule:
             return False
         if self.count is not None and self.fired >= self.count:
             return False
+        if self.probability < 1.0 and self._rng.random() >= self.probability:
+            return False
         self.fired += 1
         return True
 
     def as_dict(self) -> dict:
         """JSON form (control endpoint ``GET /__sandbox/faults``)."""
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
 
 def make_rule(rule_id: int, spec: dict) -> FaultRule:
     """Validate a rule spec (control endpoint body or ``add_fault`` kwargs); raises ``InvalidParameterValue``."""
-    allowed = {"path", "kind", "count", "offset", "method", "retry_after", "latency_ms", "mode"}
+    allowed = {"path", "kind", "count", "offset", "method", "retry_after", "latency_ms", "mode", "probability", "seed"}
     bad = set(spec) - allowed
     if bad:
         raise InvalidParameterValue(f"Unknown fault rule fields {sorted(bad)}; allowed: {sorted(allowed)}")
@@ -88,7 +101,19 @@ def make_rule(rule_id: int, spec: dict) -> FaultRule:
         retry_after=int(spec.get("retry_after", 0)),
         latency_ms=int(spec.get("latency_ms", 0)),
         mode=mode,
+        probability=_probability(spec.get("probability", 1.0)),
+        seed=int(spec.get("seed", 0)),
     )
+
+
+def _probability(value) -> float:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(f"probability must be a number in (0, 1], got {value!r}") from None
+    if not 0.0 < p <= 1.0:
+        raise InvalidParameterValue(f"probability must be in (0, 1], got {p}")
+    return p
 
 
 _ERRORS = {

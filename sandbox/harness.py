@@ -33,7 +33,8 @@ class Sandbox:
         return WorkspaceClient(host=self.url, token=self.token, auth_type="pat")
 
     def add_fault(self, path_pattern: str, kind: str, count: int | None = 1, offset: int = 0, *,
-                  method: str | None = None, retry_after: int = 0, latency_ms: int = 0, mode: str = "drop") -> int:
+                  method: str | None = None, retry_after: int = 0, latency_ms: int = 0, mode: str = "drop",
+                  probability: float = 1.0, seed: int = 0) -> int:
         """Add a fault rule for this token (see ``sandbox.faults``); returns its id.
 
         ``kind`` is ``"429"``, ``"503"``, ``"latency"`` or ``"lose_response"``; ``count=None``
@@ -44,7 +45,8 @@ class Sandbox:
 
         return add_fault(self.store, self.token, {
             "path": path_pattern, "kind": str(kind), "count": count, "offset": offset, "method": method,
-            "retry_after": retry_after, "latency_ms": latency_ms, "mode": mode})["id"]
+            "retry_after": retry_after, "latency_ms": latency_ms, "mode": mode,
+            "probability": probability, "seed": seed})["id"]
 
     def faults(self) -> list[dict]:
         """This token's fault rules with their ``seen`` / ``fired`` counters."""

@@ -116,3 +116,20 @@ def test_scenario_and_reset_control_endpoints(sb, w, tmp_path):
     assert requests.post(f"{sb.url}/__sandbox/reset", headers=auth, timeout=5).status_code == 200
     assert list(w.jobs.list()) == []
     assert w.workspace.get_status("/Shared/job-agent/notebooks/ingest").path == "/Shared/job-agent/notebooks/ingest"
+
+
+def test_probability_faults_a_seeded_share_of_requests(sb):
+    sb.add_fault("/api/2.1/clusters/spark-versions", "503", count=None, probability=0.25, seed=7)
+    headers = {"Authorization": f"Bearer {sb.token}"}
+    with requests.Session() as http:
+        codes = [http.get(f"{sb.url}/api/2.1/clusters/spark-versions", headers=headers).status_code for _ in range(200)]
+    (rule,) = sb.faults()
+    assert (rule["seen"], rule["fired"]) == (200, codes.count(503))
+    assert set(codes) == {200, 503}
+    assert 30 <= codes.count(503) <= 70  # about a quarter
+
+
+@pytest.mark.parametrize("probability", [0, 1.5, "often"])
+def test_probability_out_of_range_is_refused(sb, probability):
+    with pytest.raises(InvalidParameterValue, match="probability"):
+        sb.add_fault("/api/*", "429", probability=probability)
