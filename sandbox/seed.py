@@ -17,6 +17,9 @@ stripped, as the service does, so ``/Workspace/Shared/x`` and ``/Shared/x`` are 
 - ``/Shared/job-agent/notebooks/publish``                    NOTEBOOK, PYTHON
 - ``/Shared/job-agent/scripts/cleanup.py``                   FILE
 - ``/Shared/job-agent/sql/cost_per_job.sql``                 FILE
+- ``/Shared/job-agent/files/src/{sample_notebook,hello}``      NOTEBOOK, PYTHON (a synced bundle tree)
+- ``/Shared/job-agent/files/src/main.py``, ``files/argv.py``   FILE
+- ``/Shared/job-agent/files/dist/default_python-0.0.1-py3-none-any.whl``  FILE
 
 Node types (``GET /api/2.1/clusters/list-node-types``, AWS-style, ``memory_mb`` / ``num_cores``):
 m5d.large 8192/2, m5d.xlarge 16384/4, m5d.2xlarge 32768/8, m5d.4xlarge 65536/16,
@@ -270,6 +273,15 @@ def workspace_objects(start_ms: int) -> dict[str, dict]:
         ("/Shared/job-agent/scripts/cleanup.py", "FILE", None, "import sys\nprint('cleanup', sys.argv[1:])\n"),
         ("/Shared/job-agent/sql", "DIRECTORY", None, None),
         ("/Shared/job-agent/sql/cost_per_job.sql", "FILE", None, "SELECT 1\n"),
+        # What a bundle deploy would have synced under <root>/files (examples/orchestrated-jobs.md).
+        ("/Shared/job-agent/files", "DIRECTORY", None, None),
+        ("/Shared/job-agent/files/src", "DIRECTORY", None, None),
+        ("/Shared/job-agent/files/src/sample_notebook", "NOTEBOOK", "PYTHON", _NOTEBOOK_PY.format(title="Sample notebook")),
+        ("/Shared/job-agent/files/src/hello", "NOTEBOOK", "PYTHON", _NOTEBOOK_PY.format(title="Hello")),
+        ("/Shared/job-agent/files/src/main.py", "FILE", None, "print('hello from main.py')\n"),
+        ("/Shared/job-agent/files/argv.py", "FILE", None, "import sys\nprint(sys.argv[1:])\n"),
+        ("/Shared/job-agent/files/dist", "DIRECTORY", None, None),
+        ("/Shared/job-agent/files/dist/default_python-0.0.1-py3-none-any.whl", "FILE", None, "PK (placeholder wheel)\n"),
     ]
     out = {}
     for i, (path, object_type, language, content) in enumerate(entries):
