@@ -12,10 +12,17 @@ from collections.abc import Callable
 
 
 class Citer:
-    """Callable `cite(query) -> list[str]`; shared by a worker's threads."""
+    """Callable `cite(query) -> list[str]`; shared by a worker's threads.
 
-    def __init__(self, log: Callable[[str], None], enabled: bool = True) -> None:
+    Args:
+        log: where the one "citations are off" notice goes.
+        enabled: False turns citations off without looking for an index.
+        index_dir: the docs index (default: the retriever's, `.job-agent/docs-index`).
+    """
+
+    def __init__(self, log: Callable[[str], None], enabled: bool = True, index_dir=None) -> None:
         self._log = log
+        self._index_dir = index_dir
         self._enabled = enabled
         self._retriever = None
         self._checked = False
@@ -30,7 +37,7 @@ class Citer:
                     try:
                         from retriever import Retriever
 
-                        candidate = Retriever()
+                        candidate = Retriever(self._index_dir)
                         if candidate.available():
                             self._retriever = candidate
                         else:

@@ -62,7 +62,7 @@ class E2E:
 
         return make_engine(self.db_url)
 
-    def run_worker(self, *, concurrency: int = 1, lease_ttl: float = 30.0, settings: dict | None = None, backoff_base: float = 0.05):
+    def run_worker(self, *, concurrency: int = 1, lease_ttl: float = 30.0, settings: dict | None = None, backoff_base: float = 0.05, cite=None):
         """Run a real worker loop in this process until idle; returns its outcome counts."""
         from worker.citations import Citer
         from worker.loop import LoopOptions, Worker
@@ -77,7 +77,7 @@ class E2E:
             progress_dir=self.progress,
             task_settings={"run_poll_initial_seconds": 0.02, "run_poll_max_seconds": 0.2, "run_timeout_seconds": 60} | (settings or {}),
         )
-        runner = TaskRunner(engine, worker_settings, self.sb.workspace_client, Citer(lambda m: None, enabled=False), stopping)
+        runner = TaskRunner(engine, worker_settings, self.sb.workspace_client, cite or Citer(lambda m: None, enabled=False), stopping)
         loop = Worker(engine, runner, LoopOptions(concurrency=concurrency, poll_interval=0.05, until_idle=True))
         outcomes = loop.run()
         engine.dispose()
