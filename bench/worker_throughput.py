@@ -1,10 +1,12 @@
 """Worker throughput: deploy_job tasks per second for 1, 2, 4 and 8 worker processes.
 
 For each added API latency (0 ms and 50 ms, a sandbox fault rule on every `/api/*` request)
-and each worker count, a fresh SQLite state database gets N deploy_job tasks (one
-requirement of N small jobs), N worker processes (`worker --until-idle`, concurrency 1 each)
-run against one in-process sandbox over loopback HTTP, and the rate is measured from the
-event log: tasks / (last COMPLETE - first claim), so process start-up is not counted.
+and each worker count, W worker processes (`worker`, concurrency 1 each) start on a fresh
+SQLite state database against one in-process sandbox over loopback HTTP; once every one of
+them is up (its start-up line printed: imports done), one requirement of N small jobs is
+submitted, and when all N deploy_job tasks are COMPLETE the workers are stopped with SIGTERM.
+The rate comes from the event log: N / (last COMPLETE - first claim), so process start-up
+is not counted.
 
     uv run python bench/worker_throughput.py [--tasks 60] [--workers 1,2,4,8] [--latency 0,50]
 
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +62,24 @@ def measure(n_tasks: int, workers: int, latency_ms: int) -> tuple[float, float]:
         root = Path(tmp)
         db = f"sqlite:///{root / 'state.db'}"
         (root / "bench.md").write_text(requirement(n_tasks))
+        if latency_ms:
+            sb.add_fault("/api/*", "latency", count=None, latency_ms=latency_ms)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+        env.update(DATABRICKS_HOST=sb.url, DATABRICKS_TOKEN=sb.token, DATABRICKS_AUTH_TYPE="pat", JOB_AGENT_DB=db,
+                   JOB_AGENT_PROGRESS_DIR=str(root / "progress"))
+        make_engine(db).dispose()  # tables exist before the workers start polling
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "worker.cli", "--poll-interval", "0.05", "--no-citations"],
+                cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            for _ in range(workers)
+        ]
+        for proc in procs:  # wait until each worker is past its imports
+            line = proc.stderr.readline()
+            if "workspace =" not in line:
+                raise SystemExit(f"a worker did not start: {line}")
+            threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
         with open(os.devnull, "w") as devnull:
             stdout = sys.stdout
             sys.stdout = devnull
@@ -65,22 +87,18 @@ def measure(n_tasks: int, workers: int, latency_ms: int) -> tuple[float, float]:
                 assert run_cli(app, "lead", ["submit", str(root / "bench.md"), "--db", db, "--progress-dir", str(root / "progress")]) == 0
             finally:
                 sys.stdout = stdout
-        if latency_ms:
-            sb.add_fault("/api/*", "latency", count=None, latency_ms=latency_ms)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
-        env.update(DATABRICKS_HOST=sb.url, DATABRICKS_TOKEN=sb.token, DATABRICKS_AUTH_TYPE="pat", JOB_AGENT_DB=db,
-                   JOB_AGENT_PROGRESS_DIR=str(root / "progress"))
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "worker.cli", "--until-idle", "--poll-interval", "0.05", "--no-citations"],
-                cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
-        for proc in procs:
-            if proc.wait(timeout=1800) != 0:
-                raise SystemExit(f"a worker exited {proc.returncode}")
         engine = make_engine(db)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                done = session.execute(select(func.count()).select_from(TaskEvent).where(TaskEvent.to_status == "COMPLETE")).scalar_one()
+            if done >= n_tasks:
+                break
+            time.sleep(0.2)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
         with Session(engine) as session:
             first = session.execute(select(func.min(TaskEvent.at)).where(TaskEvent.to_status == "IN_PROGRESS")).scalar_one()
             last = session.execute(select(func.max(TaskEvent.at)).where(TaskEvent.to_status == "COMPLETE")).scalar_one()

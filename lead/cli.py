@@ -129,12 +129,15 @@ def submit(
         rows = task_rows(session, result.requirement_id, result.revision)
         _render(session, progress_dir, [result.requirement_id])
     requirement = format_id("requirement", result.requirement_id)
+    for item in doc.ignored:
+        typer.echo(f"lead: note: {file}:{item.line}: {item.field}: {item.reason}", err=True)
     data = {
         "requirement": requirement,
         "outcome": result.outcome,
         "revision": result.revision,
         "tasks": [row.as_json() for row in rows],
         "cancelled": [format_id("task", t) for t in result.cancelled_ids],
+        "ignored": [str(item) for item in doc.ignored],
     }
     if result.outcome == "unchanged":
         text = f"{requirement} is unchanged (revision {result.revision}, {len(rows)} tasks): nothing created."
