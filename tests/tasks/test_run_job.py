@@ -171,23 +171,11 @@ def test_validate_needs_the_deployed_job_id(deployed, make_ctx, reqs):
 def test_orchestrated_example_deploys_in_order_and_runs(make_ctx, w):
     """examples/orchestrated-jobs.md: leaves first, `primary` gets their ids, its run runs both.
 
-    The sandbox seed lacks the example's project files, so the test uploads them first
-    through the Workspace API (`workspace/import`), as a bundle sync would."""
-    import base64
+    The example's project files are in the sandbox seed (what a bundle sync would upload)."""
     from pathlib import Path
-
-    from databricks.sdk.service import workspace
 
     from lead.requirements import load_requirements
 
-    root = "/Workspace/Shared/job-agent/files"
-    w.workspace.mkdirs(f"{root}/src")
-    for name in ("sample_notebook", "hello"):
-        w.workspace.import_(f"{root}/src/{name}", content=base64.b64encode(b"print(1)").decode(),
-                            format=workspace.ImportFormat.SOURCE, language=workspace.Language.PYTHON)
-    for path in ("src/main.py", "argv.py"):
-        w.workspace.import_(f"{root}/{path}", content=base64.b64encode(b"import sys; print(sys.argv)").decode(),
-                            format=workspace.ImportFormat.AUTO)
     doc = load_requirements(Path(__file__).resolve().parents[2] / "examples" / "orchestrated-jobs.md")
     results: dict[str, dict] = {}
     for spec in doc.task_specs:  # topological order, dependencies first
