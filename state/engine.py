@@ -48,6 +48,9 @@ def make_engine(url: str | None = None, *, create_tables: bool = True) -> Engine
         sqlalchemy.exc.OperationalError: the database cannot be reached or opened.
     """
     url = url or default_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        # The driver we ship is psycopg 3; SQLAlchemy's bare scheme would ask for psycopg2.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
