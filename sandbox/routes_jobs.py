@@ -50,6 +50,20 @@ def _page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
 
 
+def _page(items: list, offset: int, limit: int, key: str, render) -> dict:
+    """One page of a list response the way the Jobs API shapes it: `key` (left out when
+    empty), `has_more`, and `next_page_token` / `prev_page_token` where there are more."""
+    out: dict = {"has_more": offset + limit < len(items)}
+    page = [render(item) for item in items[offset: offset + limit]]
+    if page:
+        out[key] = page
+    if out["has_more"]:
+        out["next_page_token"] = _page_token(offset + limit)
+    if offset > 0:
+        out["prev_page_token"] = _page_token(max(0, offset - limit))
+    return out
+
+
 def _page_offset(token: str | None) -> int:
     if not token:
         return 0
@@ -126,14 +140,7 @@ async def list_jobs(request: Request):
         all_jobs = sorted(ws["jobs"].values(), key=lambda j: (j["created_time"], j["job_id"]), reverse=True)
         if name is not None:
             all_jobs = [j for j in all_jobs if (j["settings"].get("name") or "").lower() == name.lower()]
-        page = all_jobs[offset: offset + limit]
-        out: dict = {"jobs": [_job_dict(j, full=expand) for j in page], "has_more": offset + limit < len(all_jobs)}
-    if out["has_more"]:
-        out["next_page_token"] = _page_token(offset + limit)
-    if offset > 0:
-        out["prev_page_token"] = _page_token(max(0, offset - limit))
-    if not out["jobs"]:
-        del out["jobs"]
+        out = _page(all_jobs, offset, limit, "jobs", lambda j: _job_dict(j, full=expand))
     return ok(out)
 
 
@@ -332,15 +339,7 @@ async def list_runs(request: Request):
             if (active_only and terminal) or (completed_only and not terminal):
                 continue
             selected.append(run)
-        page = selected[offset: offset + limit]
-        out: dict = {"runs": [runlife.run_dict(r, now, store.host, include_tasks=expand) for r in page],
-                     "has_more": offset + limit < len(selected)}
-    if out["has_more"]:
-        out["next_page_token"] = _page_token(offset + limit)
-    if offset > 0:
-        out["prev_page_token"] = _page_token(max(0, offset - limit))
-    if not out["runs"]:
-        del out["runs"]
+        out = _page(selected, offset, limit, "runs", lambda r: runlife.run_dict(r, now, store.host, include_tasks=expand))
     return ok(jobs.ListRunsResponse.from_dict(out).as_dict())
 
 
