@@ -59,6 +59,11 @@ def claim_next(engine: Engine, worker_id: str, lease_ttl: float, *, now: datetim
     """
     for _ in range(5):
         now = now or utcnow()
+        # Look first without the write lock: idle workers polling an empty queue then never
+        # queue up behind each other (or behind busy ones) on SQLite's single writer.
+        with Session(engine) as session:
+            if session.execute(select(Task.id).where(claimable_condition(now)).limit(1)).first() is None:
+                return None
         with Session(writer(engine)) as session:
             candidate = session.execute(
                 select(Task.id, Task.attempts)

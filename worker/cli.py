@@ -43,6 +43,7 @@ def run(
     progress_dir: Annotated[Optional[Path], typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")] = None,
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run_job task follows a run before giving up.")] = 3600.0,
     backoff_base: Annotated[float, typer.Option("--backoff-base", min=0.0, help="Seconds of the first retry backoff (doubles each attempt, jittered).")] = 2.0,
+    connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to keep retrying the start-up connection check before giving up.")] = 10,
     citations: Annotated[bool, typer.Option("--citations/--no-citations", help="Cite documentation in validation errors and plans (needs `docs-index build`).")] = True,
 ) -> None:
     """Claim tasks and run them until stopped (Ctrl-C once: finish and exit; twice: exit now)."""
@@ -84,11 +85,15 @@ def run(
     citer = Citer(lambda message: log.emit(worker=worker_id, event="note", message=message), enabled=citations)
     state_file = sandbox_state or (home_dir() / "sandbox.json")
     with open_workspace(sandbox=sandbox, sandbox_state=state_file, sandbox_clock_speed=sandbox_clock_speed, profile=profile) as provider:
+        # Connect before claiming anything: bad credentials are the user's to fix, not a task failure.
+        try:
+            user = provider.check(retry_timeout_seconds=connect_timeout)
+        except Exception as error:  # noqa: BLE001 - any failure here means "cannot use this workspace"
+            raise UserError(f"cannot use the workspace ({provider.description}): {type(error).__name__}: {error}") from None
         if sandbox:
             bar = "*" * 78
             print(f"{bar}\n* SANDBOX MODE: {provider.description}\n* state file: {state_file}\n{bar}", file=sys.stderr, flush=True)
-        else:
-            print(f"worker {worker_id}: workspace = {provider.description}", file=sys.stderr, flush=True)
+        print(f"worker {worker_id}: workspace = {provider.description}, as {user}", file=sys.stderr, flush=True)
         runner = TaskRunner(engine, settings, provider, citer, stopping)
         loop = Worker(engine, runner, LoopOptions(concurrency=concurrency, poll_interval=poll_interval, until_idle=until_idle, once=once))
         loop.install_signal_handlers()

@@ -19,7 +19,7 @@ from typing import Any
 class WorkspaceProvider:
     """One `WorkspaceClient` per worker process, created on first use (thread-safe)."""
 
-    def __init__(self, factory: Callable[[], Any], description: str) -> None:
+    def __init__(self, factory: Callable[..., Any], description: str) -> None:
         self._factory = factory
         self._client = None
         self._lock = threading.Lock()
@@ -31,6 +31,18 @@ class WorkspaceProvider:
             if self._client is None:
                 self._client = self._factory()
             return self._client
+
+    def check(self, *, retry_timeout_seconds: int = 20) -> str:
+        """Ask the workspace who we are (`GET /api/2.0/preview/scim/v2/Me`) before claiming work.
+
+        Uses a separate client whose SDK retries give up after `retry_timeout_seconds` (the
+        shared client keeps the SDK's default patience, which suits 429 storms, not a wrong
+        host). Returns the user name.
+
+        Raises:
+            Exception: whatever the SDK raises (bad host, bad credentials, unreachable).
+        """
+        return self._factory(retry_timeout_seconds=retry_timeout_seconds).current_user.me().user_name
 
 
 @contextlib.contextmanager
@@ -48,12 +60,16 @@ def open_workspace(
         if sandbox_state is not None:
             sandbox_state.parent.mkdir(parents=True, exist_ok=True)
         with running_sandbox(state_file=sandbox_state, clock_speed=sandbox_clock_speed) as sb:
-            yield WorkspaceProvider(sb.workspace_client, f"SANDBOX at {sb.url} (local emulator; nothing reaches Databricks)")
+            yield WorkspaceProvider(
+                lambda **_: sb.workspace_client(), f"SANDBOX at {sb.url} (local emulator; nothing reaches Databricks)"
+            )
         return
 
-    def _real():
+    def _real(**overrides):
         from databricks.sdk import WorkspaceClient
+        from databricks.sdk.config import Config
 
-        return WorkspaceClient(profile=profile) if profile else WorkspaceClient()
+        return WorkspaceClient(config=Config(profile=profile, **overrides))
 
     yield WorkspaceProvider(_real, f"Databricks profile {profile}" if profile else "Databricks (SDK unified auth)")
+

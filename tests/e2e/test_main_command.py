@@ -38,3 +38,19 @@ def test_example_runs_to_complete_in_the_sandbox(tmp_path, example):
     again = _run(["worker.cli", "--sandbox", "--until-idle", "--poll-interval", "0.05"], tmp_path)
     assert again.returncode == 0 and "no tasks" in again.stderr
     assert (tmp_path / ".job-agent" / "sandbox.json").exists()
+
+
+def test_unreachable_workspace_is_a_user_error_before_anything_is_claimed(tmp_path):
+    submitted = _run(["lead.cli", "submit", str(EXAMPLES[0])], tmp_path)
+    assert submitted.returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "JOB_AGENT_"))}
+    env.update(DATABRICKS_HOST="http://127.0.0.1:9", DATABRICKS_TOKEN="dapi-wrong")
+    worker = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "--until-idle", "--connect-timeout", "1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert worker.returncode == 1
+    assert "worker: error: cannot use the workspace" in worker.stderr
+    assert "Traceback" not in worker.stderr and "dapi-wrong" not in worker.stderr
+    status = json.loads(_run(["lead.cli", "status", "REQ-0001", "--json"], tmp_path).stdout)
+    assert {t["status"] for t in status["tasks"]} == {"PENDING"} and {t["attempts"] for t in status["tasks"]} == {0}
