@@ -22,7 +22,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lead.cli_runner import UserError, run_cli
+from lead.cli_runner import UserError, open_engine, run_cli
 
 app = typer.Typer(
     name="lead",
@@ -41,20 +41,6 @@ ProgressOption = Annotated[
     Optional[Path],
     typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress]."),
 ]
-
-
-def _engine(db: str | None):
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from state.engine import make_engine, redact_url
-
-    try:
-        return make_engine(db)
-    except ArgumentError as error:
-        raise UserError(f"--db: not a database URL: {error}") from None
-    except OperationalError as error:
-        target = redact_url(db) if db else "the default database"
-        raise UserError(f"cannot open {target}: {error.orig}") from None
 
 
 def _emit(as_json: bool, data: Any, text: str) -> None:
@@ -114,7 +100,7 @@ def submit(
     from state.submissions import record_submission
     from state.views import task_rows
 
-    engine = _engine(db)
+    engine = open_engine(db)
     with Session(engine) as session:
         result = record_submission(
             session,
@@ -165,7 +151,7 @@ def status(
     from state.models import Requirement, parse_id
     from state.views import requirement_summaries, task_rows
 
-    engine = _engine(db)
+    engine = open_engine(db)
     with Session(engine) as session:
         if requirement is None:
             summaries = requirement_summaries(session)
@@ -206,7 +192,7 @@ def show(
     from state.redaction import redact
     from state.views import recent_events, task_row
 
-    engine = _engine(db)
+    engine = open_engine(db)
     number = _parse(parse_id, "task", task)
     with Session(engine) as session:
         row = task_row(session, number)
@@ -252,7 +238,7 @@ def retry(
     from state.machine import TaskStatus, TransitionError, transition
     from state.models import Task, parse_id
 
-    engine = _engine(db)
+    engine = open_engine(db)
     number = _parse(parse_id, "task", task)
     with Session(writer(engine)) as session:
         record = session.get(Task, number)
@@ -286,7 +272,7 @@ def cancel(
     from state.machine import TaskStatus, TransitionError, transition
     from state.models import Requirement, Task, format_id, parse_id
 
-    engine = _engine(db)
+    engine = open_engine(db)
     is_requirement = target.strip().upper().startswith("REQ")
     with Session(writer(engine)) as session:
         if is_requirement:

@@ -3,7 +3,7 @@
 Click's own convention (2 for a usage error) is folded into ours: a bad flag or argument is a
 user error (1). A `UserError` is printed as one line, without a traceback. Anything else is
 an internal error: a one-line summary plus the traceback on stderr, exit 2. Used by `lead`
-and `worker`.
+and `worker`, which also share `open_engine` (their `--db` handling).
 """
 
 from __future__ import annotations
@@ -18,6 +18,22 @@ EXIT_INTERNAL_ERROR = 2
 
 class UserError(Exception):
     """A mistake the user can fix (a bad file, an unknown id, a refused move): one line, exit 1."""
+
+
+def open_engine(db: str | None):
+    """`state.engine.make_engine(db)` for a command: a bad URL or an unreachable database is a
+    `UserError` naming it (password hidden), not a traceback."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from state.engine import make_engine, redact_url
+
+    try:
+        return make_engine(db)
+    except ArgumentError as error:
+        raise UserError(f"--db: not a database URL: {error}") from None
+    except OperationalError as error:
+        target = redact_url(db) if db else "the default database"
+        raise UserError(f"cannot open {target}: {error.orig}") from None
 
 
 def run_cli(app, prog: str, argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lead.cli_runner import UserError, run_cli
+from lead.cli_runner import UserError, open_engine, run_cli
 
 EXIT_TASKS_FAILED = 3
 
@@ -51,27 +51,16 @@ def run(
         raise UserError("--until-idle and --once exclude each other")
     if profile and sandbox:
         raise UserError("--profile and --sandbox exclude each other")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
     import threading
 
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from state.engine import home_dir, make_engine, redact_url
+    from state.engine import home_dir
     from worker import log
     from worker.citations import Citer
     from worker.loop import LoopOptions, Worker
     from worker.pipeline import TaskRunner, WorkerSettings
     from worker.workspace import open_workspace
 
-    try:
-        engine = make_engine(db)
-    except ArgumentError as error:
-        raise UserError(f"--db: not a database URL: {error}") from None
-    except OperationalError as error:
-        raise UserError(f"cannot open {redact_url(db) if db else 'the default database'}: {error.orig}") from None
+    engine = open_engine(db)
 
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     settings = WorkerSettings(

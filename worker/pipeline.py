@@ -101,7 +101,8 @@ class TaskRunner:
 
     def _finish(
         self, claim: Claim, to_status: TaskStatus, *, reason: str, values: dict[str, Any] | None = None
-    ) -> bool:
+    ) -> TaskStatus | None:
+        """Record the outcome; returns `to_status`, or None when the lease was lost meanwhile."""
         try:
             with Session(writer(self.engine)) as session:
                 transition(
@@ -115,10 +116,10 @@ class TaskRunner:
                     values=values or {},
                 )
                 session.commit()
-            return True
+            return to_status
         except TransitionConflict as error:
             log.emit(worker=claim.lease_owner, task=f"T-{claim.task_id:04d}", event="lease_lost", reason=str(error))
-            return False
+            return None
 
     # -- one task --------------------------------------------------------------------------
     def run(self, claim: Claim, keeper: LeaseKeeper | None = None) -> str:
@@ -198,47 +199,40 @@ class TaskRunner:
             took = time.monotonic() - phase_started
             log.emit(**base, event="phase_done", phase="apply", duration_ms=_ms(took))
             reason = f"apply took {_ms(took)} ms; {_ms(time.monotonic() - started)} ms in all"
-            outcome = TaskStatus.COMPLETE if self._finish(claim, TaskStatus.COMPLETE, reason=reason, values={"result": result or {}}) else None
+            outcome = self._finish(claim, TaskStatus.COMPLETE, reason=reason, values={"result": result or {}})
         except LeaseLost as error:
             log.emit(**base, event="lease_lost", reason=str(error))
             outcome = None
         except WorkerStopping:
-            ok = self._finish(
+            outcome = self._finish(
                 claim, TaskStatus.PENDING, reason=f"released during {previous or 'validate'}: worker stopping",
                 values={"attempts": max(0, claim.attempt - 1), "not_before": None},
             )
-            outcome = TaskStatus.PENDING if ok else None
         except StalePlan as error:
-            ok = self._finish(claim, TaskStatus.PENDING, reason=f"plan stale: {error}", values={"not_before": None})
-            outcome = TaskStatus.PENDING if ok else None
+            outcome = self._finish(claim, TaskStatus.PENDING, reason=f"plan stale: {error}", values={"not_before": None})
         except ValidationFailed as error:
             problems = [asdict(p) for p in error.problems]
             message = "\n".join(str(p) for p in error.problems)
-            ok = self._finish(
+            outcome = self._finish(
                 claim, TaskStatus.FAILED, reason=f"validation failed: {len(problems)} problem(s)",
                 values={"error": message, "result": {"problems": problems}},
             )
-            outcome = TaskStatus.FAILED if ok else None
         except PermanentFailure as error:
-            ok = self._finish(claim, TaskStatus.FAILED, reason=f"{previous or 'validate'} failed", values={"error": str(error), "result": error.result})
-            outcome = TaskStatus.FAILED if ok else None
+            outcome = self._finish(claim, TaskStatus.FAILED, reason=f"{previous or 'validate'} failed", values={"error": str(error), "result": error.result})
         except UnknownTaskType as error:
-            ok = self._finish(claim, TaskStatus.FAILED, reason="unknown task type", values={"error": str(error)})
-            outcome = TaskStatus.FAILED if ok else None
+            outcome = self._finish(claim, TaskStatus.FAILED, reason="unknown task type", values={"error": str(error)})
         except Exception as error:  # noqa: BLE001 - the retry policy decides
             message = f"{type(error).__name__}: {error}"
             if is_transient(error) and claim.attempt < max_attempts:
                 delay = backoff(claim.attempt, base_seconds=self.settings.backoff_base, cap_seconds=self.settings.backoff_cap)
-                ok = self._finish(
+                outcome = self._finish(
                     claim, TaskStatus.PENDING,
                     reason=f"transient error, retry in {delay.total_seconds():.1f} s (attempt {claim.attempt}/{max_attempts}): {message}",
                     values={"not_before": utcnow() + delay, "error": message},
                 )
-                outcome = TaskStatus.PENDING if ok else None
             else:
                 why = "no attempts left" if is_transient(error) else "permanent error"
-                ok = self._finish(claim, TaskStatus.FAILED, reason=f"{why} during {self._phase_of(claim)}", values={"error": message})
-                outcome = TaskStatus.FAILED if ok else None
+                outcome = self._finish(claim, TaskStatus.FAILED, reason=f"{why} during {self._phase_of(claim)}", values={"error": message})
         finally:
             keeper.stop()
         log.emit(**base, event="outcome", status=outcome.value if outcome else "LOST", duration_ms=_ms(time.monotonic() - started))
