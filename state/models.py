@@ -38,19 +38,32 @@ def parse_id(kind: str, text: str) -> int:
     return int(match.group(2))
 
 
-class Requirement(SQLModel, table=True):
-    """One requirements file, identified by its resolved source path.
+REQUIREMENT_KINDS = ("file", "recurring", "ad_hoc")
+"""`file`: a submitted requirements file; `recurring`: a schedule made outside a file (e.g. from
+the command line); `ad_hoc`: one-off work from the command line and follow-ups without a file."""
 
-    `revision` starts at 1 and grows each time the file is submitted with different content
-    (`content_sha256` is the sha256 of the file's bytes at the latest revision).
+
+class Requirement(SQLModel, table=True):
+    """A unit of intent: a requirements file's bundle and target, or work with no file.
+
+    `identity` names it the same on every machine, database and checkout: `<bundle>/<target>`
+    for a file (as a bundle deployment is identified), `<kind>/<name>` otherwise. The same
+    bundle and target submitted from another path is a new revision of the same requirement;
+    `source_path` records the path of the latest submission (None for non-file kinds).
+    `revision` starts at 1 and grows each time the content changes (`content_sha256` is the
+    sha256 of the file's bytes at the latest revision).
     """
 
     __tablename__ = "requirement"
 
     id: Optional[int] = Field(default=None, primary_key=True)
+    identity: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    kind: str = "file"
+    bundle: Optional[str] = None
+    target: Optional[str] = None
     title: str
     slug: str
-    source_path: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    source_path: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     content_sha256: str
     revision: int = 1
     status: str = "OPEN"
@@ -69,15 +82,24 @@ class Task(SQLModel, table=True):
     """One unit of work for a worker: a task type, its payload and where it stands.
 
     `status` is a `TaskStatus` value and `phase` a `Phase` value (or None before the first
-    phase). `attempts` counts claims; `not_before` delays the next claim (retry backoff).
-    `lease_owner`/`lease_expires_at` are set while IN_PROGRESS. `plan` holds the stored plan
-    of the plan phase; `result` what apply produced; `error` the last error message.
-    `source_path`/`source_line`/`source_field` point at the requirements text it came from.
+    phase). `attempts` counts claims; `not_before` delays the next claim (retry backoff, a
+    recurrence's time, a "check again at"). `lease_owner`/`lease_expires_at` are set while
+    IN_PROGRESS. `plan` holds the stored plan of the plan phase; `result` what apply
+    produced; `error` the last error message; `checkpoint` what a phase that said "check again
+    at T" needs to resume (e.g. the run id being followed).
+    `retry_generation` counts explicit retries (FAILED -> PENDING by a person); run
+    idempotency tokens include it. `idempotency_key`, when set, is unique: enqueueing a task
+    with an existing key inserts nothing. `deployment_key` (`<bundle>/<target>/<job_key>`)
+    names the deployment the task changes; at most one task per key is IN_PROGRESS.
+    `schedule` (`{"every_seconds": N}` or `{"quartz_cron_expression", "timezone_id"}`) makes
+    the task recurring: occurrence `occurrence` was due at `scheduled_for`, and the next is
+    enqueued when it ends. `source_path`/`source_line`/`source_field` point at the
+    requirements text it came from.
     """
 
     __tablename__ = "task"
     __table_args__ = (
-        UniqueConstraint("requirement_id", "revision", "spec_key", name="uq_task_spec"),
+        UniqueConstraint("requirement_id", "revision", "spec_key", "occurrence", name="uq_task_spec"),
         Index("ix_task_claim", "status", "not_before", "priority"),
     )
 
@@ -93,6 +115,13 @@ class Task(SQLModel, table=True):
     priority: int = 0
     attempts: int = 0
     max_attempts: int = 3
+    retry_generation: int = 0
+    idempotency_key: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True, unique=True))
+    deployment_key: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True, index=True))
+    occurrence: int = 0
+    schedule: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    scheduled_for: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    checkpoint: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     not_before: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     lease_owner: Optional[str] = None
     lease_expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
@@ -137,3 +166,25 @@ class TaskEvent(SQLModel, table=True):
     actor: str
     reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+class Deployment(SQLModel, table=True):
+    """Which Databricks job a deployment key names in one workspace.
+
+    `key` is `<bundle>/<target>/<job_key>` (also the job's `job_agent_key` tag); `workspace`
+    the workspace host. `job_id` is the job the pipeline deploys to, recorded as soon as
+    `jobs/create` answers; `extra_job_ids` other jobs created for the same key (overlapping
+    applies) that a plan must check and delete. `settings_hash` is the fingerprint of the
+    settings last applied and `task_id` the task that applied them.
+    """
+
+    __tablename__ = "deployment"
+
+    workspace: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    job_id: Optional[int] = None
+    extra_job_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    settings_hash: Optional[str] = None
+    task_id: Optional[int] = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
