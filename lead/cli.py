@@ -81,8 +81,11 @@ def submit(
 ) -> None:
     """Break a requirements file into tasks and record them (all or nothing).
 
-    Submitting an unchanged file again creates nothing; a changed file becomes a new
-    revision and cancels the still-PENDING tasks of the old one.
+    A requirement is its bundle and target (front matter `bundle`, default the file's name;
+    `target`, default `dev`), wherever the file lives. Submitting an unchanged file again
+    creates nothing; a changed file (or the same bundle and target from another path) becomes
+    a new revision: the old revision's PENDING tasks are cancelled and its running ones stop
+    at their next phase boundary.
     """
     from lead.errors import RequirementsError
     from lead.requirements import load_requirements
@@ -94,26 +97,45 @@ def submit(
     except OSError as error:
         raise UserError(f"{file}: cannot read: {error.strerror or error}") from None
 
+    from sqlalchemy.exc import IntegrityError
     from sqlmodel import Session
 
-    from state.models import Task, format_id
+    from lead.identity import requirement_identity, task_specs_with_identity
+    from state.engine import writer
+    from state.models import format_id
     from state.submissions import record_submission
     from state.views import task_rows
 
+    bundle, target, identity = requirement_identity(doc)
+    specs = task_specs_with_identity(doc, bundle, target)
     engine = open_engine(db)
-    with Session(engine) as session:
-        result = record_submission(
-            session,
-            source_path=str(file.resolve()),
-            title=doc.title,
-            content_sha256=doc.content_sha256,
-            front_matter=doc.front_matter,
-            owner=doc.owner,
-            specs=doc.task_specs,
-        )
-        session.commit()
-        rows = task_rows(session, result.requirement_id, result.revision)
-        _render(session, progress_dir, [result.requirement_id])
+    for attempt in range(3):
+        # A writer session: SQLite takes the write lock at BEGIN (no read-to-write upgrade that
+        # fails next to busy workers); PostgreSQL locks the requirement and its PENDING tasks.
+        with Session(writer(engine)) as session:
+            try:
+                result = record_submission(
+                    session,
+                    source_path=str(file.resolve()),
+                    title=doc.title,
+                    content_sha256=doc.content_sha256,
+                    front_matter=doc.front_matter,
+                    owner=doc.owner,
+                    specs=specs,
+                    identity=identity,
+                    bundle=bundle,
+                    target=target,
+                )
+                session.commit()
+            except IntegrityError:
+                # Another submit created the same bundle/target at the same moment: read it again.
+                session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+            rows = task_rows(session, result.requirement_id, result.revision)
+            _render(session, progress_dir, [result.requirement_id])
+        break
     requirement = format_id("requirement", result.requirement_id)
     for item in doc.ignored:
         typer.echo(f"lead: note: {file}:{item.line}: {item.field}: {item.reason}", err=True)
@@ -231,12 +253,16 @@ def retry(
     db: DbOption = None,
     progress_dir: ProgressOption = None,
 ) -> None:
-    """Send a FAILED task back to PENDING with a fresh set of attempts."""
+    """Send a FAILED task back to PENDING with a fresh set of attempts.
+
+    Refused for a task of a superseded revision (submit the file again instead): only the
+    newest revision's tasks may run.
+    """
     from sqlmodel import Session
 
     from state.engine import writer
-    from state.machine import TaskStatus, TransitionError, transition
-    from state.models import Task, parse_id
+    from state.machine import Superseded, TaskStatus, TransitionError, transition
+    from state.models import Task, format_id, parse_id
 
     engine = open_engine(db)
     number = _parse(parse_id, "task", task)
@@ -247,8 +273,13 @@ def retry(
         try:
             transition(
                 session, number, TaskStatus.FAILED, TaskStatus.PENDING, actor="lead retry", reason="retried by the user",
-                values={"attempts": 0, "not_before": None, "error": None},
+                values={"attempts": 0, "not_before": None, "error": None, "checkpoint": None,
+                        "retry_generation": Task.retry_generation + 1},
             )
+        except Superseded as error:
+            raise UserError(f"{record.ref} belongs to revision {error.revision} of {format_id('requirement', record.requirement_id)}, "
+                            f"superseded by revision {error.current}; only the newest revision's tasks can be retried "
+                            f"(see `lead status {format_id('requirement', record.requirement_id)}`)") from None
         except TransitionError as error:
             raise UserError(str(error)) from None
         session.commit()
@@ -264,31 +295,42 @@ def cancel(
     db: DbOption = None,
     progress_dir: ProgressOption = None,
 ) -> None:
-    """Cancel a PENDING task, or every PENDING task of a requirement."""
+    """Cancel a task and the tasks that depend on it, or every open task of a requirement.
+
+    PENDING tasks are cancelled at once (a recurring task's series stops). A running task is
+    cancelled too: its worker stops at its next heartbeat or phase boundary (a call already
+    sent to Databricks completes). Tasks depending on a cancelled task are cancelled with it,
+    so the requirement can end.
+    """
     from sqlalchemy import select
     from sqlmodel import Session
 
     from state.engine import writer
-    from state.machine import TaskStatus, TransitionError, transition
+    from state.machine import TaskStatus, TransitionError, cancel_with_dependents
     from state.models import Requirement, Task, format_id, parse_id
 
     engine = open_engine(db)
     is_requirement = target.strip().upper().startswith("REQ")
+    open_statuses = (TaskStatus.PENDING.value, TaskStatus.IN_PROGRESS.value)
     with Session(writer(engine)) as session:
         if is_requirement:
             number = _parse(parse_id, "requirement", target)
-            req = session.get(Requirement, number)
+            req = session.execute(select(Requirement).where(Requirement.id == number).with_for_update()).scalar_one_or_none()
             if req is None:
                 raise UserError(f"no requirement {target}")
-            tasks = list(session.execute(select(Task).where(Task.requirement_id == number, Task.revision == req.revision)).scalars())
-            cancelled = []
-            skipped = []
-            for t in tasks:
-                if t.status == TaskStatus.PENDING.value:
-                    transition(session, t.id, TaskStatus.PENDING, TaskStatus.CANCELLED, actor="lead cancel", reason="cancelled by the user")
-                    cancelled.append(t.ref)
-                elif t.status == TaskStatus.IN_PROGRESS.value:
-                    skipped.append(t.ref)
+            task_ids = list(session.execute(
+                select(Task.id).where(Task.requirement_id == number, Task.status.in_(open_statuses)).order_by(Task.id)
+            ).scalars())
+            cancelled: list[int] = []
+            for task_id in task_ids:
+                if task_id in cancelled:
+                    continue
+                try:
+                    with session.begin_nested():
+                        cancelled += cancel_with_dependents(session, task_id, actor="lead cancel",
+                                                            reason="cancelled by the user", running=True)
+                except TransitionError:
+                    continue  # it ended meanwhile
             requirement_id = number
         else:
             number = _parse(parse_id, "task", target)
@@ -296,16 +338,16 @@ def cancel(
             if record is None:
                 raise UserError(f"no task {target}")
             try:
-                transition(session, number, TaskStatus.PENDING, TaskStatus.CANCELLED, actor="lead cancel", reason="cancelled by the user")
+                cancelled = cancel_with_dependents(session, number, actor="lead cancel", reason="cancelled by the user",
+                                                   running=True)
             except TransitionError as error:
                 raise UserError(str(error)) from None
-            cancelled, skipped, requirement_id = [record.ref], [], record.requirement_id
+            requirement_id = record.requirement_id
         session.commit()
         _render(session, progress_dir, [requirement_id])
-    text = f"cancelled {len(cancelled)} task(s)" + (f": {', '.join(cancelled)}" if cancelled else "")
-    if skipped:
-        text += f"\nstill running (not cancelled; they finish their current attempt): {', '.join(skipped)}"
-    _emit(as_json, {"cancelled": cancelled, "running": skipped}, text)
+    refs = [format_id("task", t) for t in cancelled]
+    text = f"cancelled {len(refs)} task(s)" + (f": {', '.join(refs)}" if refs else "")
+    _emit(as_json, {"cancelled": refs, "running": []}, text)
 
 
 def _parse(parser, kind: str, text: str) -> int:

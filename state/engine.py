@@ -17,7 +17,17 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-"""How long a SQLite writer waits for the lock before `database is locked` (milliseconds)."""
+"""How long a SQLite writer waits for the lock before `database is locked` (milliseconds);
+`$JOB_AGENT_SQLITE_BUSY_TIMEOUT_MS` overrides it."""
+
+
+def sqlite_busy_timeout_ms() -> int:
+    """The SQLite busy timeout in force (milliseconds): `$JOB_AGENT_SQLITE_BUSY_TIMEOUT_MS` or
+    `SQLITE_BUSY_TIMEOUT_MS`."""
+    try:
+        return max(0, int(os.environ.get("JOB_AGENT_SQLITE_BUSY_TIMEOUT_MS", SQLITE_BUSY_TIMEOUT_MS)))
+    except ValueError:
+        return SQLITE_BUSY_TIMEOUT_MS
 
 
 def home_dir() -> Path:
@@ -56,8 +66,9 @@ def make_engine(url: str | None = None, *, create_tables: bool = True) -> Engine
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
+        busy_ms = sqlite_busy_timeout_ms()
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
+        _configure_sqlite(engine, busy_ms)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create_tables:
@@ -75,14 +86,14 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(job_agent_immediate=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -5,13 +5,24 @@ IN_PROGRESS is held by a worker's lease; COMPLETE, FAILED and CANCELLED. The pha
 (validate, plan, apply) is a separate column. Allowed moves, as data in `ALLOWED_MOVES`:
 
     PENDING     -> IN_PROGRESS | CANCELLED
-    IN_PROGRESS -> COMPLETE | FAILED | PENDING   (retry with backoff, released lease, stale plan)
+    IN_PROGRESS -> COMPLETE | FAILED | PENDING   (retry with backoff, released lease, stale
+                                                 plan, "check again at T")
+                 | CANCELLED                     (superseded by a newer revision, cancelled
+                                                 by a person while running)
     FAILED      -> PENDING                       (explicit retry)
 
 Every move is a compare-and-set (`UPDATE task ... WHERE id = :id AND status = :from`, plus
 the lease owner while IN_PROGRESS) that writes a `TaskEvent` in the same transaction, and a
-refused move raises `TransitionConflict` (the row was not as expected) or
-`IllegalTransition` (the move is not allowed at all). No other code assigns a status.
+refused move raises `TransitionConflict` (the row was not as expected), `Superseded` (a
+superseded revision's task may not go back to PENDING) or `IllegalTransition` (the move is
+not allowed at all). No other code assigns a status.
+
+Locking: a move that can change the requirement's roll-up first locks the requirement row
+(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite writers are serialised by `BEGIN IMMEDIATE`),
+then the task row, so two workers finishing a requirement's last two tasks cannot both read
+the other's task as still running (write skew). A claim (PENDING -> IN_PROGRESS) never changes
+the roll-up and locks only the task row. Times come from the database's clock
+(`state.clock.db_now`).
 """
 
 from __future__ import annotations
@@ -24,8 +35,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from state.columns import utcnow
-from state.models import Requirement, Task, TaskEvent, format_id
+from state.clock import db_now
+from state.models import Requirement, Task, TaskDependency, TaskEvent, format_id
 
 
 class TaskStatus(StrEnum):
@@ -50,6 +61,7 @@ class RequirementStatus(StrEnum):
     """A requirement's roll-up of its current revision's tasks."""
 
     OPEN = "OPEN"
+    ACTIVE = "ACTIVE"
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -57,7 +69,7 @@ class RequirementStatus(StrEnum):
 
 ALLOWED_MOVES: Mapping[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.PENDING: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED}),
-    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.PENDING}),
+    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.COMPLETE, TaskStatus.FAILED, TaskStatus.PENDING, TaskStatus.CANCELLED}),
     TaskStatus.FAILED: frozenset({TaskStatus.PENDING}),
     TaskStatus.COMPLETE: frozenset(),
     TaskStatus.CANCELLED: frozenset(),
@@ -66,7 +78,10 @@ ALLOWED_MOVES: Mapping[TaskStatus, frozenset[TaskStatus]] = {
 
 _LEASE_COLUMNS = ("lease_owner", "lease_expires_at")
 _WRITABLE = frozenset(
-    {"phase", "attempts", "not_before", "lease_owner", "lease_expires_at", "plan", "result", "error", "priority"}
+    {
+        "phase", "attempts", "not_before", "lease_owner", "lease_expires_at", "plan", "result", "error", "priority",
+        "checkpoint", "retry_generation",
+    }
 )
 
 
@@ -86,6 +101,16 @@ class IllegalTransition(TransitionError):
         super().__init__(task_id, f"cannot move {from_status} -> {to_status} (from {from_status} only: {allowed})")
         self.from_status = from_status
         self.to_status = to_status
+
+
+class Superseded(TransitionError):
+    """The task belongs to a revision older than its requirement's current one: it may not be
+    claimed, retried or sent back to PENDING. `revision` is the task's, `current` the newest."""
+
+    def __init__(self, task_id: int, revision: int, current: int) -> None:
+        super().__init__(task_id, f"belongs to revision {revision}, superseded by revision {current}")
+        self.revision = revision
+        self.current = current
 
 
 class TransitionConflict(TransitionError):
@@ -116,6 +141,7 @@ def transition(
     reason: str | None = None,
     lease_owner: str | None = None,
     lease_expired_by: datetime | None = None,
+    any_lease: bool = False,
     values: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> None:
@@ -126,13 +152,18 @@ def transition(
         lease_owner: required when moving out of IN_PROGRESS: the worker holding the lease.
         lease_expired_by: instead of `lease_owner`, for recovering a dead worker's task: the
             move succeeds only if the lease expired at or before this time.
+        any_lease: instead of both, for a person cancelling a running task: whoever holds it
+            loses the lease (its worker notices at its next heartbeat or phase boundary).
         values: other columns to set in the same UPDATE (`_WRITABLE`: phase, attempts,
-            not_before, lease columns, plan, result, error, priority). Moving into
-            IN_PROGRESS must set `lease_owner` and `lease_expires_at`; moving out clears them.
-        now: the time recorded (default: now, UTC).
+            not_before, lease columns, plan, result, error, priority, checkpoint,
+            retry_generation; SQL expressions such as `Task.retry_generation + 1` work).
+            Moving into IN_PROGRESS must set `lease_owner` and `lease_expires_at`; moving out
+            clears them.
+        now: the time recorded (default: the database's clock, `state.clock.db_now`).
 
     Raises:
         IllegalTransition: the move is not allowed.
+        Superseded: a move into PENDING of a task whose revision is no longer the newest.
         TransitionConflict: the row was not in `from_status` (or not held by `lease_owner`).
         ValueError: a status or an unknown column in `values`, or a missing lease.
     """
@@ -143,7 +174,19 @@ def transition(
     unknown = set(values) - _WRITABLE
     if unknown:
         raise ValueError(f"transition cannot set {sorted(unknown)}")
-    now = now or utcnow()
+    now = now or db_now(session)
+    located = session.execute(select(Task.requirement_id, Task.revision).where(Task.id == task_id)).first()
+    if located is None:
+        raise TransitionConflict(task_id, str(from_status), None, None)
+    requirement_id, revision = located
+    claiming = from_status is TaskStatus.PENDING and to_status is TaskStatus.IN_PROGRESS
+    if not claiming:
+        # Lock the requirement first (see the module docstring), then check the revision.
+        current = session.execute(
+            select(Requirement.revision).where(Requirement.id == requirement_id).with_for_update()
+        ).scalar_one()
+        if to_status is TaskStatus.PENDING and revision < current:
+            raise Superseded(task_id, revision, current)
     conditions = [Task.id == task_id, Task.status == from_status.value]
     expected = str(from_status)
     if from_status is TaskStatus.IN_PROGRESS:
@@ -153,8 +196,8 @@ def transition(
         elif lease_expired_by is not None:
             conditions.append(Task.lease_expires_at <= lease_expired_by)
             expected += f" with a lease expired by {lease_expired_by.isoformat()}"
-        else:
-            raise ValueError("moving out of IN_PROGRESS needs lease_owner or lease_expired_by")
+        elif not any_lease:
+            raise ValueError("moving out of IN_PROGRESS needs lease_owner, lease_expired_by or any_lease")
         for column in _LEASE_COLUMNS:
             values.setdefault(column, None)
     if to_status is TaskStatus.IN_PROGRESS and not (values.get("lease_owner") and values.get("lease_expires_at")):
@@ -177,8 +220,51 @@ def transition(
             at=now,
         )
     )
-    requirement_id = session.execute(select(Task.requirement_id).where(Task.id == task_id)).scalar_one()
-    refresh_requirement_status(session, requirement_id, now=now)
+    if not claiming:
+        session.flush()
+        refresh_requirement_status(session, requirement_id, now=now)
+
+
+def cancel_with_dependents(
+    session: Session, task_id: int, *, actor: str, reason: str, running: bool = False, now: datetime | None = None
+) -> list[int]:
+    """Cancel a task and, transitively, every PENDING task that depends on it.
+
+    The task itself moves PENDING -> CANCELLED (or, with `running`, IN_PROGRESS -> CANCELLED
+    whoever holds it). Each dependent gets the reason "cancelled because T-0001 was
+    cancelled", so a requirement whose task was cancelled can still end. Returns the ids
+    cancelled, the task first. The caller commits.
+
+    Raises:
+        TransitionConflict / IllegalTransition: the task itself is not PENDING (or
+            IN_PROGRESS with `running`).
+    """
+    now = now or db_now(session)
+    status = session.execute(select(Task.status).where(Task.id == task_id)).scalar_one_or_none()
+    if running and status == TaskStatus.IN_PROGRESS.value:
+        transition(session, task_id, TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED, actor=actor, reason=reason,
+                   any_lease=True, now=now)
+    else:
+        transition(session, task_id, TaskStatus.PENDING, TaskStatus.CANCELLED, actor=actor, reason=reason, now=now)
+    cancelled = [task_id]
+    frontier = [task_id]
+    while frontier:
+        cause = frontier.pop()
+        dependents = session.execute(
+            select(Task.id)
+            .join(TaskDependency, TaskDependency.task_id == Task.id)
+            .where(TaskDependency.depends_on_id == cause, Task.status == TaskStatus.PENDING.value)
+            .order_by(Task.id)
+        ).scalars().all()
+        for dependent in dependents:
+            try:
+                transition(session, dependent, TaskStatus.PENDING, TaskStatus.CANCELLED, actor=actor,
+                           reason=f"cancelled because {format_id('task', cause)} was cancelled", now=now)
+            except TransitionConflict:
+                continue  # claimed meanwhile (it cannot be: its dependency was not COMPLETE) or already ended
+            cancelled.append(dependent)
+            frontier.append(dependent)
+    return cancelled
 
 
 def enter_phase(
@@ -187,10 +273,11 @@ def enter_phase(
     """Record that the IN_PROGRESS task held by `lease_owner` entered `phase` (an event, no status change).
 
     Raises:
+        Superseded: the task's revision was superseded (see `update_held`).
         TransitionConflict: the task is not IN_PROGRESS under that lease any more.
     """
     phase = Phase(phase)
-    now = now or utcnow()
+    now = now or db_now(session)
     update_held(session, task_id, lease_owner=lease_owner, values={"phase": phase.value}, now=now)
     session.add(
         TaskEvent(
@@ -213,6 +300,8 @@ def update_held(
     Writes no event and never changes the status.
 
     Raises:
+        Superseded: the task's revision is no longer its requirement's newest (the worker
+            must stop and record it CANCELLED).
         TransitionConflict: the lease was lost (expired and taken over, or the task moved on).
         ValueError: `values` names a status or an unknown column.
     """
@@ -220,7 +309,7 @@ def update_held(
     unknown = set(values) - _WRITABLE
     if unknown:
         raise ValueError(f"update_held cannot set {sorted(unknown)}")
-    values["updated_at"] = now or utcnow()
+    values["updated_at"] = now or db_now(session)
     result = session.execute(
         update(Task)
         .where(Task.id == task_id, Task.status == TaskStatus.IN_PROGRESS.value, Task.lease_owner == lease_owner)
@@ -230,36 +319,60 @@ def update_held(
     if result.rowcount != 1:
         row = session.execute(select(Task.status, Task.lease_owner).where(Task.id == task_id)).first()
         raise TransitionConflict(task_id, f"IN_PROGRESS held by {lease_owner}", row[0] if row else None, row[1] if row else None)
+    revisions = session.execute(
+        select(Task.revision, Requirement.revision).join(Requirement, Requirement.id == Task.requirement_id).where(Task.id == task_id)
+    ).one()
+    if revisions[0] < revisions[1]:
+        raise Superseded(task_id, revisions[0], revisions[1])
 
 
 def refresh_requirement_status(session: Session, requirement_id: int, *, now: datetime | None = None) -> RequirementStatus:
     """Recompute a requirement's roll-up status from its current revision's tasks and store it.
 
-    COMPLETE when every task not CANCELLED is COMPLETE (and at least one is); CANCELLED when
-    all are CANCELLED; FAILED when any task is FAILED (it needs someone's attention: `lead
-    retry` moves it back); OPEN otherwise. Returns the status.
+    Only the latest occurrence of each recurring task counts (earlier ones are history).
+    FAILED when any counted task is FAILED (it needs someone's attention: `lead retry` moves
+    it back); ACTIVE when a recurring task's next occurrence waits or runs; COMPLETE when
+    every counted task not CANCELLED is COMPLETE (and at least one is); CANCELLED when all are
+    CANCELLED; OPEN otherwise. Returns the status.
+
+    Call it with the requirement row locked (`transition` does) so that concurrent moves
+    cannot leave it stale.
     """
-    requirement = session.get(Requirement, requirement_id)
-    rows = session.execute(
-        select(Task.status, func.count())
+    requirement = session.get(Requirement, requirement_id, populate_existing=True)
+    latest = (
+        select(Task.spec_key.label("spec_key"), func.max(Task.occurrence).label("occurrence"))
         .where(Task.requirement_id == requirement_id, Task.revision == requirement.revision)
-        .group_by(Task.status)
+        .group_by(Task.spec_key)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Task.status, Task.scheduled_for.is_not(None), func.count())
+        .join(latest, (latest.c.spec_key == Task.spec_key) & (latest.c.occurrence == Task.occurrence))
+        .where(Task.requirement_id == requirement_id, Task.revision == requirement.revision)
+        .group_by(Task.status, Task.scheduled_for.is_not(None))
     ).all()
-    counts = {status: n for status, n in rows}
+    counts: dict[str, int] = {}
+    recurring_live = 0
+    for status, scheduled, n in rows:
+        counts[status] = counts.get(status, 0) + n
+        if scheduled and status in (TaskStatus.PENDING.value, TaskStatus.IN_PROGRESS.value):
+            recurring_live += n
     live = sum(n for status, n in counts.items() if status != TaskStatus.CANCELLED)
     if not counts or (live == 0):
         status = RequirementStatus.CANCELLED if counts else RequirementStatus.OPEN
-    elif counts.get(TaskStatus.COMPLETE, 0) == live:
-        status = RequirementStatus.COMPLETE
     elif counts.get(TaskStatus.FAILED, 0):
         status = RequirementStatus.FAILED
+    elif recurring_live:
+        status = RequirementStatus.ACTIVE
+    elif counts.get(TaskStatus.COMPLETE, 0) == live:
+        status = RequirementStatus.COMPLETE
     else:
         status = RequirementStatus.OPEN
     if requirement.status != status.value:
         session.execute(
             update(Requirement)
             .where(Requirement.id == requirement_id)
-            .values(status=status.value, updated_at=now or utcnow())
+            .values(status=status.value, updated_at=now or db_now(session))
             .execution_options(synchronize_session=False)
         )
     return status

@@ -92,8 +92,8 @@ class Task(SQLModel, table=True):
     with an existing key inserts nothing. `deployment_key` (`<bundle>/<target>/<job_key>`)
     names the deployment the task changes; at most one task per key is IN_PROGRESS.
     `schedule` (`{"every_seconds": N}` or `{"quartz_cron_expression", "timezone_id"}`) makes
-    the task recurring: occurrence `occurrence` was due at `scheduled_for`, and the next is
-    enqueued when it ends. `source_path`/`source_line`/`source_field` point at the
+    the task recurring: occurrence `occurrence` was due at `scheduled_for` (set exactly for
+    recurring tasks), and the next is enqueued when it ends. `source_path`/`source_line`/`source_field` point at the
     requirements text it came from.
     """
 
@@ -119,9 +119,9 @@ class Task(SQLModel, table=True):
     idempotency_key: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True, unique=True))
     deployment_key: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True, index=True))
     occurrence: int = 0
-    schedule: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    schedule: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     scheduled_for: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    checkpoint: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    checkpoint: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     not_before: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     lease_owner: Optional[str] = None
     lease_expires_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

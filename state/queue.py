@@ -1,11 +1,15 @@
 """The work queue side of the state: claim, heartbeat, release and lease recovery.
 
-A claim is one atomic operation: pick the highest-priority PENDING task whose dependencies
-are all COMPLETE and whose `not_before` has passed, give it a lease (owner and expiry) and
-count the attempt. Two workers never hold the same task: on SQLite the claim runs in a
+A claim is one atomic operation: pick the highest-priority PENDING task of its requirement's
+newest revision whose dependencies are all COMPLETE, whose `not_before` has passed and whose
+deployment key no other task holds IN_PROGRESS, give it a lease (owner and expiry) and count
+the attempt. Lease expiry and `not_before` are read on the database's clock
+(`state.clock.db_now`), taken after the write lock is held. Two workers never hold the same task: on SQLite the claim runs in a
 `BEGIN IMMEDIATE` transaction (one writer at a time); on PostgreSQL the candidate row is
 locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers skip each other's rows. Either
-way the move itself is `state.machine.transition`'s compare-and-set.
+way the move itself is `state.machine.transition`'s compare-and-set. On PostgreSQL a claim of
+a task with a deployment key also takes a transaction-scoped advisory lock on the key and
+checks again, so two claimers racing for two tasks of one deployment cannot both win.
 """
 
 from __future__ import annotations
@@ -13,15 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from state.columns import utcnow
+from state.clock import db_now
 from state.engine import writer
-from state.machine import TaskStatus, TransitionConflict, transition, update_held
-from state.models import Task, TaskDependency
+from state.machine import Superseded, TaskStatus, TransitionConflict, transition, update_held
+from state.models import Requirement, Task, TaskDependency
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,23 @@ class Claim:
     attempt: int
 
 
+def current_revision_condition():
+    """The SQL condition for a task of its requirement's newest revision."""
+    return Task.revision == select(Requirement.revision).where(Requirement.id == Task.requirement_id).scalar_subquery()
+
+
+def _deployment_busy():
+    other = aliased(Task)
+    return exists().where(
+        other.deployment_key == Task.deployment_key,
+        other.status == TaskStatus.IN_PROGRESS.value,
+        other.id != Task.id,
+    )
+
+
 def claimable_condition(now: datetime):
-    """The SQL condition for a claimable task: PENDING, `not_before` passed, every dependency COMPLETE."""
+    """The SQL condition for a claimable task: PENDING, of the newest revision, `not_before`
+    passed, every dependency COMPLETE, and no other task of its deployment key IN_PROGRESS."""
     dependency = aliased(Task)
     unfinished_dependency = exists().where(
         TaskDependency.task_id == Task.id,
@@ -45,11 +64,13 @@ def claimable_condition(now: datetime):
     return and_(
         Task.status == TaskStatus.PENDING.value,
         or_(Task.not_before.is_(None), Task.not_before <= now),
+        current_revision_condition(),
         ~unfinished_dependency,
+        or_(Task.deployment_key.is_(None), ~_deployment_busy()),
     )
 
 
-def claim_next(engine: Engine, worker_id: str, lease_ttl: float, *, now: datetime | None = None) -> Claim | None:
+def claim_next(engine: Engine, worker_id: str, lease_ttl: float) -> Claim | None:
     """Claim the next runnable task for `worker_id` with a lease of `lease_ttl` seconds.
 
     Returns None when nothing is claimable. Commits its own transaction.
@@ -58,15 +79,16 @@ def claim_next(engine: Engine, worker_id: str, lease_ttl: float, *, now: datetim
         sqlalchemy.exc.OperationalError: the database is unreachable (or locked past the busy timeout).
     """
     for _ in range(5):
-        now = now or utcnow()
         # Look first without the write lock: idle workers polling an empty queue then never
         # queue up behind each other (or behind busy ones) on SQLite's single writer.
         with Session(engine) as session:
+            now = db_now(session)
             if session.execute(select(Task.id).where(claimable_condition(now)).limit(1)).first() is None:
                 return None
         with Session(writer(engine)) as session:
+            now = db_now(session)  # after the write lock: waiting for it never shortens the lease
             candidate = session.execute(
-                select(Task.id, Task.attempts)
+                select(Task.id, Task.attempts, Task.deployment_key)
                 .where(claimable_condition(now))
                 .order_by(Task.priority.desc(), Task.id)
                 .limit(1)
@@ -75,7 +97,12 @@ def claim_next(engine: Engine, worker_id: str, lease_ttl: float, *, now: datetim
             if candidate is None:
                 session.rollback()
                 return None
-            task_id, attempts = candidate
+            task_id, attempts, deployment_key = candidate
+            if deployment_key is not None and session.get_bind().dialect.name == "postgresql":
+                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(deployment_key))))
+                if session.execute(select(Task.id).where(Task.id == task_id, ~_deployment_busy())).first() is None:
+                    session.rollback()
+                    continue
             expires = now + timedelta(seconds=lease_ttl)
             try:
                 transition(
@@ -90,38 +117,39 @@ def claim_next(engine: Engine, worker_id: str, lease_ttl: float, *, now: datetim
                 )
             except TransitionConflict:
                 session.rollback()
-                now = None
                 continue
             session.commit()
             return Claim(task_id, worker_id, expires, attempts + 1)
     return None
 
 
-def heartbeat(engine: Engine, claim: Claim, lease_ttl: float, *, now: datetime | None = None) -> Claim:
-    """Extend the lease of a held task by `lease_ttl` seconds from now; returns the renewed claim.
+def heartbeat(engine: Engine, claim: Claim, lease_ttl: float) -> Claim:
+    """Extend the lease of a held task by `lease_ttl` seconds from now (the database's clock);
+    returns the renewed claim.
 
     Raises:
+        state.machine.Superseded: the task's revision was superseded; stop and cancel it.
         state.machine.TransitionConflict: the lease was lost (it expired and another worker
             recovered the task, or the task was moved on).
     """
-    now = now or utcnow()
-    expires = now + timedelta(seconds=lease_ttl)
     with Session(writer(engine)) as session:
+        now = db_now(session)
+        expires = now + timedelta(seconds=lease_ttl)
         update_held(session, claim.task_id, lease_owner=claim.lease_owner, values={"lease_expires_at": expires}, now=now)
         session.commit()
     return Claim(claim.task_id, claim.lease_owner, expires, claim.attempt)
 
 
-def recover_expired_leases(engine: Engine, *, actor: str, now: datetime | None = None) -> list[tuple[int, TaskStatus]]:
-    """Take back tasks whose lease expired (their worker died or hung).
+def recover_expired_leases(engine: Engine, *, actor: str) -> list[tuple[int, TaskStatus]]:
+    """Take back tasks whose lease expired (their worker died or hung), on the database's clock.
 
-    Each goes back to PENDING if it has attempts left, else to FAILED with the reason.
-    Returns `(task_id, new_status)` pairs. Safe to run from many workers at once: each move
-    is a compare-and-set on the expired lease.
+    Each goes back to PENDING if it has attempts left, else to FAILED with the reason; a task
+    of a superseded revision is CANCELLED instead. Returns `(task_id, new_status)` pairs.
+    Safe to run from many workers at once: each move is a compare-and-set on the expired lease.
     """
-    now = now or utcnow()
     recovered: list[tuple[int, TaskStatus]] = []
     with Session(writer(engine)) as session:
+        now = db_now(session)
         rows = session.execute(
             select(Task.id, Task.attempts, Task.max_attempts, Task.lease_owner, Task.phase).where(
                 Task.status == TaskStatus.IN_PROGRESS.value, Task.lease_expires_at <= now
@@ -134,17 +162,26 @@ def recover_expired_leases(engine: Engine, *, actor: str, now: datetime | None =
                 "; will retry" if retry else f"; no attempts left ({attempts}/{max_attempts})"
             )
             try:
-                transition(
-                    session,
-                    task_id,
-                    TaskStatus.IN_PROGRESS,
-                    target,
-                    actor=actor,
-                    reason=reason,
-                    lease_expired_by=now,
-                    values={} if retry else {"error": reason},
-                    now=now,
-                )
+                with session.begin_nested():
+                    transition(
+                        session,
+                        task_id,
+                        TaskStatus.IN_PROGRESS,
+                        target,
+                        actor=actor,
+                        reason=reason,
+                        lease_expired_by=now,
+                        values={} if retry else {"error": reason},
+                        now=now,
+                    )
+            except Superseded as error:
+                target = TaskStatus.CANCELLED
+                try:
+                    transition(session, task_id, TaskStatus.IN_PROGRESS, target, actor=actor,
+                               reason=f"lease of {owner} expired; superseded by revision {error.current}",
+                               lease_expired_by=now, now=now)
+                except TransitionConflict:
+                    continue
             except TransitionConflict:
                 continue
             recovered.append((task_id, target))
@@ -171,9 +208,6 @@ class QueueOutlook:
 def outlook(engine: Engine, *, now: datetime | None = None) -> QueueOutlook:
     """Count the work left (see `QueueOutlook`). PENDING tasks blocked by a FAILED or
     CANCELLED dependency are not counted: they wait for a person."""
-    from sqlalchemy import func
-
-    now = now or utcnow()
     dependency = aliased(Task)
     unfinished_dependency = exists().where(
         TaskDependency.task_id == Task.id,
@@ -181,11 +215,14 @@ def outlook(engine: Engine, *, now: datetime | None = None) -> QueueOutlook:
         dependency.status != TaskStatus.COMPLETE.value,
     )
     with Session(engine) as session:
+        now = now or db_now(session)
         in_progress = session.execute(
             select(func.count()).select_from(Task).where(Task.status == TaskStatus.IN_PROGRESS.value)
         ).scalar_one()
         ready_rows = session.execute(
-            select(Task.not_before).where(Task.status == TaskStatus.PENDING.value, ~unfinished_dependency)
+            select(Task.not_before).where(
+                Task.status == TaskStatus.PENDING.value, current_revision_condition(), ~unfinished_dependency
+            )
         ).scalars().all()
     waiting = [nb for nb in ready_rows if nb is not None and nb > now]
     next_nb = min(waiting) if waiting and len(waiting) == len(ready_rows) else None

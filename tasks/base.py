@@ -11,6 +11,14 @@ A task type implements three phases (DESIGN.md, "validate -> plan -> apply"):
   ids, URLs, states). If the remote state no longer matches `plan.fingerprint` it raises
   `StalePlan`, and the worker sends the task back to plan.
 
+A phase that must wait for something slow (a Databricks run lasting hours) raises
+`CheckAgain(after_seconds, checkpoint)`: the worker drops the lease and the task waits as
+PENDING (the attempt not counted) until then, keeping its phase and stored plan; at the next
+claim the phase is called again with `ctx.checkpoint` set, so no worker slot is held while
+waiting. Apply may also enqueue further tasks with `ctx.follow_up(FollowUp(...))`; they are
+recorded in the same transaction as the task's outcome (COMPLETE or FAILED), and a follow-up
+whose idempotency key exists is not recorded again.
+
 Errors other than these are classified by the worker's retry policy (transient: back to
 PENDING with backoff; permanent: FAILED).
 """
@@ -155,6 +163,42 @@ class LeaseLost(TaskFailure):
     """The worker no longer holds the task's lease; it must stop touching the task."""
 
 
+class RevisionSuperseded(LeaseLost):
+    """The task belongs to a superseded revision of its requirement: it must stop without
+    applying; the worker records it CANCELLED."""
+
+    def __init__(self, message: str, current_revision: int) -> None:
+        super().__init__(message)
+        self.current_revision = current_revision
+
+
+class CheckAgain(TaskFailure):
+    """Not done yet: check again in `after_seconds` (see the module docstring).
+
+    `checkpoint` (JSON-ready) is handed back as `ctx.checkpoint` at the next claim; `reason`
+    says what is awaited (shown in the task's events).
+    """
+
+    def __init__(self, after_seconds: float, checkpoint: dict[str, Any], reason: str = "waiting") -> None:
+        super().__init__(reason)
+        self.after_seconds = max(0.0, float(after_seconds))
+        self.checkpoint = checkpoint
+        self.reason = reason
+
+
+@dataclass
+class FollowUp:
+    """A task for apply to enqueue (`ctx.follow_up`): its type, title and payload, an
+    idempotency key (an existing key inserts nothing), and an optional delay in seconds
+    before it may be claimed."""
+
+    type: str
+    title: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    not_before_seconds: float | None = None
+
+
 class WorkerStopping(TaskFailure):
     """Raised by `ctx.heartbeat()` when the worker was asked to stop: the task is released
     (back to PENDING, the attempt not counted) and another worker picks it up where the
@@ -179,6 +223,10 @@ class TaskContext:
         cite: query -> up to 3 citation strings (empty when no docs index is built).
         log: one-line progress messages (secrets must never be passed).
         settings: worker settings a task type may read (e.g. `run_timeout_seconds`).
+        checkpoint: what the phase left when it last raised `CheckAgain` (None at first).
+        deployments: the deployment records (`DeploymentRecords`): which job a deployment
+            key names in a workspace, written as soon as a job is created.
+        follow_ups: tasks `follow_up` collected during this claim.
     """
 
     task_id: int
@@ -196,7 +244,14 @@ class TaskContext:
     log: Callable[[str], None] = lambda message: None
     settings: dict[str, Any] = field(default_factory=dict)
     retry_generation: int = 0
+    checkpoint: dict[str, Any] | None = None
+    deployments: "DeploymentRecords | None" = None
+    follow_ups: list[FollowUp] = field(default_factory=list)
     _workspace: Any = field(default=None, repr=False)
+
+    def follow_up(self, task: FollowUp) -> None:
+        """Enqueue `task` with this task's outcome (see the module docstring)."""
+        self.follow_ups.append(task)
 
     @property
     def workspace(self) -> "WorkspaceClient":
@@ -204,6 +259,24 @@ class TaskContext:
         if self._workspace is None:
             self._workspace = self.workspace_factory()
         return self._workspace
+
+
+class DeploymentRecords(Protocol):
+    """The state database's record of deployments, as a task type sees it (the worker
+    provides it; database errors are retried there).
+
+    `get(workspace, key)` -> `{"job_id": int | None, "extra_job_ids": [int], "settings_hash":
+    str | None}` or None. `record(workspace, key, *, job_id, settings_hash=None,
+    extra_job_ids=None)` creates or updates the record (None leaves a field as it is).
+    `workspace` is the workspace host; `key` is `<bundle>/<target>/<job_key>`.
+    """
+
+    def get(self, workspace: str, key: str) -> dict[str, Any] | None: ...
+
+    def record(
+        self, workspace: str, key: str, *, job_id: int | None, settings_hash: str | None = None,
+        extra_job_ids: list[int] | None = None,
+    ) -> None: ...
 
 
 class TaskType(Protocol):

@@ -1,25 +1,35 @@
 """The `deploy_job` task type: create or update one Databricks job from its settings.
 
-Payload (see `lead/__init__.py`): `{"job_key", "settings" (a Jobs API `JobSettings` dict with
-`${resources.jobs.OTHER.id}` and `${workspace.current_user.*}` left literal), "field_lines",
-"source": {"path", "line"}, "owner", "profile", "workspace_root"}`.
+Payload (see `lead/__init__.py`): `{"job_key", "deployment_key" ("<bundle>/<target>/<job_key>"),
+"settings" (a Jobs API `JobSettings` dict with `${resources.jobs.OTHER.id}` and
+`${workspace.current_user.*}` left literal), "field_lines", "source": {"path", "line"},
+"owner", "profile", "workspace_root"}`.
 
 - validate: `tasks.job_validation` over the settings with references resolved
   (`tasks.job_refs`); every finding becomes a `Problem` with its requirements line and
   citations; all are raised together as `ValidationFailed`. Nothing is changed.
-- plan: the job the pipeline owns is found by its ownership tag (`tasks.job_ownership`:
-  `job_agent_key = <requirement ref>:<job key>`). Absent -> CREATE; different -> UPDATE with a
-  field-level diff (`tasks.job_diff`); equal -> NO_OP. The fingerprint covers the owned job's
-  id and settings as read (or their absence). `params` carry the full desired settings (tag
+- plan: the deployment's job is found by its key (`tasks.job_ownership.find_owned`): the
+  state database's record names its id (`jobs/get`, one call), else a `jobs/list?name=`
+  lookup keeps the jobs tagged with the key; the workspace is never listed whole. Absent ->
+  CREATE; different -> UPDATE with a field-level diff (`tasks.job_diff`); equal -> NO_OP.
+  Other jobs carrying the same key (drift left by overlapping applies) become `DELETE`
+  actions. A job tagged with an earlier release's per-database key (`REQ-0001:etl`) is
+  adopted once, with a note, and its tag rewritten. The fingerprint covers the job's id and
+  settings as read (or their absence). `params` carry the full desired settings (tag
   included, references resolved) and, for UPDATE/NO_OP, the `job_id`.
-- apply: reads the remote state again. CREATE looks the tag up again right before creating and
-  adopts a job that has the desired settings (a create whose response was lost); after
-  creating it deletes any extra job with the same tag and identical settings (the SDK retries a
-  create whose connection dropped, which can create a second job). UPDATE sends `jobs/reset`
-  (the whole settings). A remote change since plan raises `StalePlan`.
+- apply: reads the job again (a change since plan raises `StalePlan`), then: CREATE looks
+  the key up by name right before creating, adopts a job that has the desired settings (a
+  create whose response was lost), records the new job id in the state database as soon as
+  `jobs/create` answers, and deletes identical duplicates (the SDK retries a create whose
+  connection dropped). UPDATE sends `jobs/reset` (the whole settings). DELETE actions delete
+  the extra jobs. The deployment record then holds the job id and the settings' hash.
+
+Jobs API calls per deploy: NO_OP 2 (`get` at plan and apply), UPDATE 3 (`get`, `get`,
+`reset`), whatever the workspace's size; CREATE 4 (`list?name=` at plan, before and after
+`create`).
 
 Result: `{"job_id", "job_url": "<host>/jobs/<id>", "action": "CREATE"|"UPDATE"|"NO_OP",
-"job_key", "owner_tag"}`.
+"job_key", "owner_tag", "deleted_job_ids"}`.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from databricks.sdk.service import jobs
 from tasks.base import Action, ActionKind, Change, Plan, Problem, StalePlan, TaskContext, ValidationFailed, fingerprint
 from tasks.job_diff import diff_settings, normalise
 from tasks.job_fields import cite_query, field_line
-from tasks.job_ownership import OWNER_TAG, find_owned_job_ids, owner_key, read_settings
+from tasks.job_ownership import OWNER_TAG, OwnedJobs, find_owned, owner_key, read_settings, tagged_jobs_named
 from tasks.job_refs import resolve_settings
 from tasks.job_validation import check_settings, check_workspace
 
@@ -83,8 +93,20 @@ class DeployJob:
         return settings
 
     def owner_key(self, ctx: TaskContext) -> str:
-        """The ownership tag value of this task's job (`REQ-0001:sales_nightly`)."""
-        return owner_key(ctx.requirement_ref, ctx.payload["job_key"])
+        """The deployment key, also the job's tag value (`nightly_sales/dev/sales_nightly`); for
+        a task recorded by an earlier release without one, the old form `REQ-0001:sales_nightly`."""
+        return ctx.payload.get("deployment_key") or owner_key(ctx.requirement_ref, ctx.payload["job_key"])
+
+    def _legacy_key(self, ctx: TaskContext) -> str | None:
+        return owner_key(ctx.requirement_ref, ctx.payload["job_key"]) if ctx.payload.get("deployment_key") else None
+
+    @staticmethod
+    def _host(ctx: TaskContext) -> str:
+        return (ctx.workspace.config.host or "").rstrip("/")
+
+    def _record(self, ctx: TaskContext, key: str, job_id: int | None, **fields: Any) -> None:
+        if ctx.deployments is not None:
+            ctx.deployments.record(self._host(ctx), key, job_id=job_id, **fields)
 
     # -- validate -----------------------------------------------------------------------
     def validate(self, ctx: TaskContext) -> None:
@@ -105,83 +127,124 @@ class DeployJob:
             raise ValidationFailed([self._problem(ctx, path, message) for path, message in findings])
 
     # -- plan ---------------------------------------------------------------------------
-    def _read_owned(self, ctx: TaskContext) -> tuple[int | None, dict[str, Any] | None]:
-        """The owned job (oldest if several) and its settings, or (None, None)."""
-        for job_id in find_owned_job_ids(ctx.workspace, self.owner_key(ctx)):
-            settings = read_settings(ctx.workspace, job_id)
-            if settings is not None:
-                return job_id, settings
-        return None, None
+    def _find(self, ctx: TaskContext, desired: dict[str, Any]) -> OwnedJobs:
+        key = self.owner_key(ctx)
+        record = ctx.deployments.get(self._host(ctx), key) if ctx.deployments is not None else None
+        return find_owned(ctx.workspace, key, name=desired.get("name") or ctx.payload["job_key"], record=record,
+                          legacy_key=self._legacy_key(ctx))
 
     def plan(self, ctx: TaskContext) -> Plan:
-        """Compare the owned job with the desired settings: CREATE, UPDATE (field diff) or NO_OP."""
+        """Compare the deployment's job with the desired settings: CREATE, UPDATE (field diff)
+        or NO_OP, plus a DELETE for each extra job carrying the same key."""
         desired = self.desired_settings(ctx)
-        job_id, remote = self._read_owned(ctx)
+        key = self.owner_key(ctx)
+        owned = self._find(ctx, desired)
+        job_id, remote = owned.job_id, owned.settings
         token = hashlib.sha256(
             f"{ctx.requirement_ref}:{ctx.requirement_revision}:{ctx.spec_key}".encode()
         ).hexdigest()[:32]
         fp = fingerprint(_remote_state(job_id, remote))
         job_key = ctx.payload["job_key"]
         name = desired.get("name") or job_key
+        params = {"settings": desired, "owner_key": key}
         if job_id is None:
-            action = Action(
+            actions = [Action(
                 kind=ActionKind.CREATE,
                 target="job <new>",
-                summary=f"create job {name!r} ({job_key}) tagged {OWNER_TAG}={self.owner_key(ctx)}",
+                summary=f"create job {name!r} ({job_key}) tagged {OWNER_TAG}={key}",
                 citations=list(ctx.cite("jobs create JobSettings"))[:3],
-                params={"settings": desired, "owner_key": self.owner_key(ctx)},
-            )
-            return Plan([action], fp, token)
-        changes = [
-            Change(field=c.path, before=c.before, after=c.after, citations=list(ctx.cite(cite_query(c.path)))[:3])
-            for c in diff_settings(remote, desired)
-        ]
-        if not changes:
-            action = Action(kind=ActionKind.NO_OP, target=f"job {job_id}",
-                            summary=f"job {name!r} ({job_key}) is up to date",
-                            params={"job_id": job_id, "settings": desired, "owner_key": self.owner_key(ctx)})
+                params=params,
+            )]
         else:
-            action = Action(
-                kind=ActionKind.UPDATE,
-                target=f"job {job_id}",
-                summary=f"update job {name!r} ({job_key}): {len(changes)} field(s) change",
-                changes=changes,
-                citations=list(ctx.cite("jobs reset new_settings"))[:3],
-                params={"job_id": job_id, "settings": desired, "owner_key": self.owner_key(ctx)},
-            )
-        return Plan([action], fp, token)
+            params["job_id"] = job_id
+            adopted = ""
+            if owned.legacy:
+                adopted = (f"; adopts job {job_id} deployed by an earlier release "
+                           f"(tag {OWNER_TAG}={(remote.get('tags') or {}).get(OWNER_TAG)})")
+                ctx.log(f"job {job_id} carries the old ownership tag: adopted as {key}")
+            changes = [
+                Change(field=c.path, before=c.before, after=c.after, citations=list(ctx.cite(cite_query(c.path)))[:3])
+                for c in diff_settings(remote, desired)
+            ]
+            if not changes:
+                actions = [Action(kind=ActionKind.NO_OP, target=f"job {job_id}",
+                                  summary=f"job {name!r} ({job_key}) is up to date", params=params)]
+            else:
+                actions = [Action(
+                    kind=ActionKind.UPDATE,
+                    target=f"job {job_id}",
+                    summary=f"update job {name!r} ({job_key}): {len(changes)} field(s) change{adopted}",
+                    changes=changes,
+                    citations=list(ctx.cite("jobs reset new_settings"))[:3],
+                    params=params,
+                )]
+        for extra in sorted(owned.extras):
+            actions.append(Action(
+                kind=ActionKind.DELETE,
+                target=f"job {extra}",
+                summary=f"delete job {extra}: it also carries {OWNER_TAG}={key} (a duplicate left by overlapping "
+                        f"deploys; job {job_id} is kept)",
+                citations=list(ctx.cite("jobs delete job_id"))[:3],
+                params={"job_id": extra, "owner_key": key},
+            ))
+        return Plan(actions, fp, token)
 
     # -- apply --------------------------------------------------------------------------
-    def _result(self, ctx: TaskContext, job_id: int, kind: ActionKind) -> dict[str, Any]:
+    def _result(self, ctx: TaskContext, job_id: int, kind: ActionKind, deleted: list[int] | None = None) -> dict[str, Any]:
         return {"job_id": job_id, "job_url": _job_url(ctx, job_id), "action": str(kind),
-                "job_key": ctx.payload.get("job_key"), "owner_tag": f"{OWNER_TAG}={self.owner_key(ctx)}"}
+                "job_key": ctx.payload.get("job_key"), "owner_tag": f"{OWNER_TAG}={self.owner_key(ctx)}",
+                "deleted_job_ids": deleted or []}
 
     def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
-        """Execute `plan`'s single action; raise `StalePlan` if the owned job changed since plan."""
-        if len(plan.actions) != 1:
-            raise StalePlan(f"a deploy_job plan has exactly one action, this one has {len(plan.actions)}")
-        action = plan.actions[0]
+        """Execute `plan`'s actions; raise `StalePlan` if the deployment's job changed since plan."""
+        main = [a for a in plan.actions if a.kind is not ActionKind.DELETE]
+        deletes = [a for a in plan.actions if a.kind is ActionKind.DELETE]
+        if len(main) != 1:
+            raise StalePlan(f"a deploy_job plan has exactly one CREATE, UPDATE or NO_OP action, this one has {len(main)}")
+        action = main[0]
         desired = action.params["settings"]
         key = action.params.get("owner_key") or self.owner_key(ctx)
         if action.kind is ActionKind.CREATE:
-            return self._apply_create(ctx, plan, desired, key)
-        job_id = int(action.params["job_id"])
-        current = read_settings(ctx.workspace, job_id)
-        if fingerprint(_remote_state(job_id if current is not None else None, current)) != plan.fingerprint:
-            raise StalePlan(f"job {job_id} changed (or was deleted) since it was planned")
-        if action.kind is ActionKind.NO_OP:
-            ctx.log(f"job {job_id} is up to date")
-            return self._result(ctx, job_id, ActionKind.NO_OP)
-        if action.kind is not ActionKind.UPDATE:
-            raise StalePlan(f"deploy_job cannot apply a {action.kind} action")
-        ctx.workspace.jobs.reset(job_id, jobs.JobSettings.from_dict(desired))
-        ctx.log(f"job {job_id} reset ({len(action.changes)} field(s) changed)")
-        return self._result(ctx, job_id, ActionKind.UPDATE)
+            result = self._apply_create(ctx, plan, desired, key)
+        else:
+            job_id = int(action.params["job_id"])
+            current = read_settings(ctx.workspace, job_id)
+            if fingerprint(_remote_state(job_id if current is not None else None, current)) != plan.fingerprint:
+                raise StalePlan(f"job {job_id} changed (or was deleted) since it was planned")
+            if action.kind is ActionKind.NO_OP:
+                ctx.log(f"job {job_id} is up to date")
+                result = self._result(ctx, job_id, ActionKind.NO_OP)
+            elif action.kind is ActionKind.UPDATE:
+                ctx.workspace.jobs.reset(job_id, jobs.JobSettings.from_dict(desired))
+                ctx.log(f"job {job_id} reset ({len(action.changes)} field(s) changed)")
+                result = self._result(ctx, job_id, ActionKind.UPDATE)
+            else:
+                raise StalePlan(f"deploy_job cannot apply a {action.kind} action")
+        deleted = [job_id for job_id in (int(a.params["job_id"]) for a in deletes) if self._delete(ctx, job_id, key)]
+        result["deleted_job_ids"] = sorted(set(result["deleted_job_ids"]) | set(deleted))
+        self._record(ctx, key, result["job_id"], settings_hash=fingerprint(desired),
+                     extra_job_ids=result.pop("drift_job_ids", []))
+        return result
+
+    def _delete(self, ctx: TaskContext, job_id: int, key: str) -> bool:
+        """Delete a duplicate job of `key`; False when it was already gone."""
+        from databricks.sdk import errors
+
+        try:
+            ctx.workspace.jobs.delete(job_id)
+        except errors.NotFound:
+            return False
+        except errors.InvalidParameterValue as exc:
+            if "does not exist" not in str(exc):
+                raise
+            return False
+        ctx.log(f"deleted job {job_id}: a duplicate carrying {OWNER_TAG}={key}")
+        return True
 
     def _identical_owned(self, ctx: TaskContext, key: str, desired: dict[str, Any]) -> tuple[list[int], list[int]]:
-        """(owned job ids whose settings equal `desired`, the other owned job ids)."""
+        """(ids of jobs named like `desired` carrying `key` whose settings equal `desired`, the other such ids)."""
         same, other = [], []
-        for job_id in find_owned_job_ids(ctx.workspace, key):
+        for job_id, _tag in tagged_jobs_named(ctx.workspace, desired.get("name") or ctx.payload["job_key"], (key,)):
             settings = read_settings(ctx.workspace, job_id)
             if settings is None:
                 continue
@@ -194,26 +257,25 @@ class DeployJob:
             raise StalePlan(f"a job tagged {OWNER_TAG}={key} appeared since plan with other settings (job {other[0]})")
         if same:
             ctx.log(f"job {same[0]} tagged {OWNER_TAG}={key} already exists with these settings: adopted")
+            self._record(ctx, key, same[0], extra_job_ids=same[1:])
             return self._finish_create(ctx, key, desired, same)
         settings = jobs.JobSettings.from_dict(desired)
         kwargs = {name: getattr(settings, name) for name in desired}
         created = ctx.workspace.jobs.create(**kwargs).job_id
         ctx.log(f"job {created} created")
-        same, _ = self._identical_owned(ctx, key, desired)
-        return self._finish_create(ctx, key, desired, same or [created])
+        # Record at once: if this worker dies now, the next plan finds the job by id.
+        record = ctx.deployments.get(self._host(ctx), key) if ctx.deployments is not None else None
+        known = set((record or {}).get("extra_job_ids") or []) | ({record["job_id"]} if record and record.get("job_id") else set())
+        self._record(ctx, key, created, extra_job_ids=sorted(known - {created}))
+        same, other = self._identical_owned(ctx, key, desired)
+        result = self._finish_create(ctx, key, desired, same or [created])
+        # Jobs carrying the key with other settings appeared meanwhile (an overlapping deploy of
+        # another revision): recorded, so the next plan deletes them.
+        result["drift_job_ids"] = sorted(other)
+        return result
 
     def _finish_create(self, ctx: TaskContext, key: str, desired: dict[str, Any], same: list[int]) -> dict[str, Any]:
         """Keep the oldest identical job; delete identical duplicates left by a retried create."""
-        from databricks.sdk import errors
-
         keep, extra = same[0], same[1:]
-        for job_id in extra:
-            try:
-                ctx.workspace.jobs.delete(job_id)
-                ctx.log(f"deleted duplicate job {job_id} (same {OWNER_TAG}={key} and settings as job {keep})")
-            except errors.NotFound:
-                pass
-            except errors.InvalidParameterValue as exc:
-                if "does not exist" not in str(exc):
-                    raise
-        return self._result(ctx, keep, ActionKind.CREATE)
+        deleted = [job_id for job_id in extra if self._delete(ctx, job_id, key)]
+        return self._result(ctx, keep, ActionKind.CREATE, deleted)

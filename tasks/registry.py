@@ -13,6 +13,7 @@ from tasks.base import TaskType
 TASK_TYPES: dict[str, str] = {
     "deploy_job": "tasks.deploy_job:DeployJob",
     "run_job": "tasks.run_job:RunJob",
+    "workspace_check": "tasks.workspace_check:WorkspaceCheck",
 }
 
 

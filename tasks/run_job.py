@@ -10,9 +10,11 @@ the job id comes from `ctx.dependency_results[deploy_task]["job_id"]`.
   returns the run it already started), different for another revision or task.
 - apply: `jobs/run-now` with that token (Jobs API: "If a run with the provided token already
   exists, the request does not create a new run but returns the ID of the existing run"),
-  then `jobs/runs/get` until `state.life_cycle_state` is terminal (`TERMINATED`, `SKIPPED`,
-  `INTERNAL_ERROR`; `jobs.RunLifeCycleState`), polling with backoff and calling
-  `ctx.heartbeat()` between polls.
+  then `jobs/runs/get`. While `state.life_cycle_state` is not terminal (`TERMINATED`,
+  `SKIPPED`, `INTERNAL_ERROR`; `jobs.RunLifeCycleState`) it raises `CheckAgain` with the run
+  id as checkpoint: the task waits as PENDING, holding no worker slot, and the next claim
+  resumes apply with one `runs/get`. The interval grows from `run_poll_initial_seconds` by
+  `run_poll_backoff` up to `run_poll_max_seconds`, so one worker follows hundreds of runs.
 
 Settings read from `ctx.settings`: `run_poll_initial_seconds` (0.2), `run_poll_max_seconds`
 (10), `run_poll_backoff` (1.5, the factor between intervals), `run_timeout_seconds` (3600).
@@ -29,7 +31,18 @@ import hashlib
 import time
 from typing import Any
 
-from tasks.base import Action, ActionKind, Plan, PermanentFailure, Problem, StalePlan, TaskContext, ValidationFailed, fingerprint
+from tasks.base import (
+    Action,
+    ActionKind,
+    CheckAgain,
+    PermanentFailure,
+    Plan,
+    Problem,
+    StalePlan,
+    TaskContext,
+    ValidationFailed,
+    fingerprint,
+)
 
 TERMINAL_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 _FAILED_TASK_STATES = {"FAILED", "TIMEDOUT", "CANCELED", "MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED"}
@@ -90,54 +103,53 @@ class RunJob:
         return Plan([action], fingerprint({"job_id": job_id}), token)
 
     def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
-        """Trigger (or re-attach to) the run and follow it to its end.
+        """Trigger (or re-attach to) the run, then check it once; see the module docstring.
 
         Raises:
+            CheckAgain: the run has not ended; checkpoint `{"run_id", "started_at" (epoch s),
+                "polls", "state"}`.
             StalePlan: the deployed job id differs from the planned one.
             PermanentFailure: the run ended other than SUCCESS, or did not end within
-                `run_timeout_seconds` (the result keeps the run id).
-            LeaseLost: from `ctx.heartbeat()`.
+                `run_timeout_seconds` of being started (the result keeps the run id).
         """
         job_id = self._job_id(ctx)
         planned = int(plan.actions[0].params["job_id"])
         if job_id != planned or fingerprint({"job_id": job_id}) != plan.fingerprint:
             raise StalePlan(f"the deployed job is now {job_id}, the plan ran job {planned}")
         token = plan.idempotency_token
-        waiter = ctx.workspace.jobs.run_now(job_id=job_id, idempotency_token=token)
-        run_id = int(waiter.response.run_id)
-        ctx.log(f"run {run_id} of job {job_id} started (idempotency token {token})")
-        run = self._follow(ctx, run_id, job_id, token)
-        result = self._summary(ctx, run, job_id, token)
-        if result["result_state"] == "SUCCESS":
-            return result
-        raise PermanentFailure(self._failure_message(result), result=result)
-
-    def _follow(self, ctx: TaskContext, run_id: int, job_id: int, token: str) -> Any:
+        checkpoint = dict(ctx.checkpoint or {})
+        run_id = checkpoint.get("run_id")
+        if run_id is None:
+            waiter = ctx.workspace.jobs.run_now(job_id=job_id, idempotency_token=token)
+            run_id = int(waiter.response.run_id)
+            checkpoint = {"run_id": run_id, "started_at": time.time(), "polls": 0, "state": None}
+            ctx.log(f"run {run_id} of job {job_id} started (idempotency token {token})")
+        run = ctx.workspace.jobs.get_run(run_id)
+        state = _enum(run.state.life_cycle_state) if run.state else None
+        if state != checkpoint.get("state"):
+            ctx.log(f"run {run_id}: {state}")
+        if state in TERMINAL_STATES:
+            result = self._summary(ctx, run, job_id, token)
+            if result["result_state"] == "SUCCESS":
+                return result
+            raise PermanentFailure(self._failure_message(result), result=result)
         settings = ctx.settings or {}
-        interval = float(settings.get("run_poll_initial_seconds", 0.2))
-        max_interval = float(settings.get("run_poll_max_seconds", 10.0))
-        factor = float(settings.get("run_poll_backoff", 1.5))
         timeout = float(settings.get("run_timeout_seconds", 3600.0))
-        deadline = time.monotonic() + timeout
-        last_state = None
-        while True:
-            run = ctx.workspace.jobs.get_run(run_id)
-            state = _enum(run.state.life_cycle_state) if run.state else None
-            if state != last_state:
-                ctx.log(f"run {run_id}: {state}")
-                last_state = state
-            if state in TERMINAL_STATES:
-                return run
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                result = self._summary(ctx, run, job_id, token)
-                result["timed_out"] = True
-                raise PermanentFailure(
-                    f"run {run_id} of job {job_id} did not finish within {timeout:g} s "
-                    f"(last state {state}); see {run.run_page_url}", result=result)
-            ctx.heartbeat()
-            time.sleep(min(interval, max(remaining, 0.0)))
-            interval = min(interval * factor, max_interval)
+        waited = time.time() - float(checkpoint.get("started_at") or time.time())
+        if waited >= timeout:
+            result = self._summary(ctx, run, job_id, token)
+            result["timed_out"] = True
+            raise PermanentFailure(
+                f"run {run_id} of job {job_id} did not finish within {timeout:g} s "
+                f"(last state {state}); see {run.run_page_url}", result=result)
+        polls = int(checkpoint.get("polls") or 0)
+        interval = min(
+            float(settings.get("run_poll_initial_seconds", 0.2)) * float(settings.get("run_poll_backoff", 1.5)) ** polls,
+            float(settings.get("run_poll_max_seconds", 10.0)),
+            max(timeout - waited, 0.0),
+        )
+        raise CheckAgain(interval, {**checkpoint, "polls": polls + 1, "state": state},
+                         reason=f"run {run_id} of job {job_id} is {state}")
 
     def _task_errors(self, ctx: TaskContext, run: Any) -> list[dict[str, Any]]:
         """The failed task runs with their error (`jobs/runs/get-output`: `error`, `error_trace`)."""

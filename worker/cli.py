@@ -3,7 +3,8 @@
     uv run worker [--until-idle | --once] [--concurrency N] [--sandbox] ...
 
 Exit codes: 0 the work it ran ended well (or it was stopped), 1 user error, 2 internal
-error, 3 some task it ran FAILED (with `--until-idle` or `--once`).
+error, 3 some task it ran FAILED (with `--until-idle` or `--once`), 4 the state database
+stayed unreachable longer than `--db-timeout`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import typer
 from lead.cli_runner import UserError, open_engine, run_cli
 
 EXIT_TASKS_FAILED = 3
+EXIT_DATABASE_UNAVAILABLE = 4
 
 app = typer.Typer(
     name="worker",
@@ -43,6 +45,7 @@ def run(
     progress_dir: Annotated[Optional[Path], typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")] = None,
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run_job task follows a run before giving up.")] = 3600.0,
     backoff_base: Annotated[float, typer.Option("--backoff-base", min=0.0, help="Seconds of the first retry backoff (doubles each attempt, jittered).")] = 2.0,
+    db_timeout: Annotated[float, typer.Option("--db-timeout", min=1.0, help="Seconds the state database may stay unreachable (locked, restarting) before the worker gives up (exit 4).")] = 300.0,
     connect_timeout: Annotated[int, typer.Option("--connect-timeout", min=1, help="Seconds to keep retrying the start-up connection check before giving up.")] = 10,
     citations: Annotated[bool, typer.Option("--citations/--no-citations", help="Cite documentation in validation errors and plans (needs `docs-index build`).")] = True,
 ) -> None:
@@ -56,7 +59,7 @@ def run(
     from state.engine import home_dir
     from worker import log
     from worker.citations import Citer
-    from worker.loop import LoopOptions, Worker
+    from worker.loop import LoopOptions, Worker, WorkerFailed
     from worker.pipeline import TaskRunner, WorkerSettings
     from worker.workspace import open_workspace
 
@@ -67,6 +70,7 @@ def run(
         worker_id=worker_id,
         lease_ttl=lease_ttl,
         backoff_base=backoff_base,
+        db_timeout=db_timeout,
         progress_dir=progress_dir,
         task_settings={"run_timeout_seconds": run_timeout},
     )
@@ -86,7 +90,11 @@ def run(
         runner = TaskRunner(engine, settings, provider, citer, stopping)
         loop = Worker(engine, runner, LoopOptions(concurrency=concurrency, poll_interval=poll_interval, until_idle=until_idle, once=once))
         loop.install_signal_handlers()
-        outcomes = loop.run()
+        try:
+            outcomes = loop.run()
+        except WorkerFailed as failure:
+            print(f"worker {worker_id}: stopped: {failure}", file=sys.stderr, flush=True)
+            raise typer.Exit(EXIT_DATABASE_UNAVAILABLE if failure.database_unavailable else 2) from None
     summary = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "no tasks"
     print(f"worker {worker_id}: done ({summary})", file=sys.stderr, flush=True)
     if outcomes.get("FAILED") and (until_idle or once):

@@ -3,7 +3,10 @@
 A `LeaseKeeper` renews the lease every `lease_ttl / 3` seconds on a background thread while a
 task runs, and task code may also call `beat()` (through `ctx.heartbeat`) during long waits.
 When a renewal finds the lease gone (expired and recovered by another worker), `beat()`
-raises `LeaseLost`; when the worker is stopping it raises `WorkerStopping`.
+raises `LeaseLost`; when the task's revision was superseded by a newer submit it raises
+`RevisionSuperseded`; when the worker is stopping it raises `WorkerStopping`. A renewal that
+fails because the database is briefly unreachable is left to the next one (the lease is
+three renewals long).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from state.machine import TransitionConflict
+from state.machine import Superseded, TransitionConflict
 from state.queue import Claim, heartbeat
-from tasks.base import LeaseLost, WorkerStopping
+from tasks.base import LeaseLost, RevisionSuperseded, WorkerStopping
+from worker.db_retry import is_transient_db_error
 
 
 class LeaseKeeper:
@@ -30,6 +34,7 @@ class LeaseKeeper:
         self.lease_ttl = lease_ttl
         self.stopping = stopping
         self.lost = False
+        self.superseded: Superseded | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"lease-{claim.task_id}", daemon=True)
@@ -41,10 +46,12 @@ class LeaseKeeper:
 
     def _renew(self) -> None:
         with self._lock:
-            if self.lost:
+            if self.lost or self.superseded:
                 return
             try:
                 self.claim = heartbeat(self.engine, self.claim, self.lease_ttl)
+            except Superseded as error:
+                self.superseded = error
             except TransitionConflict:
                 self.lost = True
 
@@ -57,8 +64,14 @@ class LeaseKeeper:
                 continue
 
     def beat(self) -> None:
-        """Renew now. Raises `LeaseLost` or `WorkerStopping` (see the module docstring)."""
-        self._renew()
+        """Renew now. Raises `LeaseLost`, `RevisionSuperseded` or `WorkerStopping` (see the module docstring)."""
+        try:
+            self._renew()
+        except Exception as error:  # noqa: BLE001 - only a briefly unreachable database is left to the next beat
+            if not is_transient_db_error(error):
+                raise
+        if self.superseded is not None:
+            raise RevisionSuperseded(str(self.superseded), self.superseded.current)
         if self.lost:
             raise LeaseLost(f"lease on T-{self.claim.task_id:04d} was lost")
         if self.stopping.is_set():

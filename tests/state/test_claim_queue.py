@@ -32,6 +32,15 @@ def test_claim_respects_dependencies_priority_and_not_before(engine, submit):
     assert third.task_id == run_a
 
 
+def _set(engine, task_id, **values):
+    """Move a task's times into the past, as the passing of time would (the queue reads the database's clock)."""
+    from sqlalchemy import update
+
+    with Session(engine) as session:
+        session.execute(update(Task).where(Task.id == task_id).values(**values))
+        session.commit()
+
+
 def test_not_before_delays_the_claim(engine, submit):
     (task_id,) = submit([Spec("deploy_job:a")]).task_ids
     claim = claim_next(engine, "w1", 30)
@@ -40,7 +49,8 @@ def test_not_before_delays_the_claim(engine, submit):
         transition(session, task_id, "IN_PROGRESS", "PENDING", actor="w1", lease_owner="w1", values={"not_before": later})
         session.commit()
     assert claim_next(engine, "w1", 30) is None
-    again = claim_next(engine, "w1", 30, now=later + timedelta(seconds=1))
+    _set(engine, task_id, not_before=utcnow() - timedelta(seconds=1))  # the time has come
+    again = claim_next(engine, "w1", 30)
     assert again.task_id == task_id and again.attempt == claim.attempt + 1
 
 
@@ -64,8 +74,9 @@ def test_expired_lease_goes_back_to_pending_then_fails_when_attempts_run_out(eng
     for attempt in (1, 2):
         claim = claim_next(engine, "dead", 1)
         assert claim.attempt == attempt
-        assert recover_expired_leases(engine, actor="w2", now=utcnow()) == []  # not expired yet
-        recovered = recover_expired_leases(engine, actor="w2", now=utcnow() + timedelta(seconds=2))
+        assert recover_expired_leases(engine, actor="w2") == []  # not expired yet
+        _set(engine, task_id, lease_expires_at=utcnow() - timedelta(seconds=1))  # the lease runs out
+        recovered = recover_expired_leases(engine, actor="w2")
         expected = TaskStatus.PENDING if attempt == 1 else TaskStatus.FAILED
         assert recovered == [(task_id, expected)]
     with Session(engine) as session:

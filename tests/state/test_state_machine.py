@@ -61,6 +61,7 @@ def test_the_allowed_moves_are_the_designed_ones():
         ("PENDING", "CANCELLED"),
         ("IN_PROGRESS", "COMPLETE"),
         ("IN_PROGRESS", "FAILED"),
+        ("IN_PROGRESS", "CANCELLED"),
         ("IN_PROGRESS", "PENDING"),
         ("FAILED", "PENDING"),
     }
@@ -121,7 +122,7 @@ def test_leaving_in_progress_needs_the_lease_owner(engine, submit):
         with pytest.raises(TransitionConflict) as raised:
             transition(session, task_id, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETE, actor="w2", lease_owner="w2")
         assert raised.value.actual_owner == "w1"
-        with pytest.raises(ValueError, match="lease_owner or lease_expired_by"):
+        with pytest.raises(ValueError, match="lease_owner, lease_expired_by or any_lease"):
             transition(session, task_id, TaskStatus.IN_PROGRESS, TaskStatus.COMPLETE, actor="w2")
         with pytest.raises(TransitionConflict):
             update_held(session, task_id, lease_owner="w2", values={"plan": {"actions": []}})
