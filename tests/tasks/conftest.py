@@ -94,22 +94,42 @@ def cited() -> list[str]:
 
 
 @pytest.fixture()
-def make_ctx(sb, cited):
-    """`make_ctx(spec, deps=None, requirement_ref="REQ-0001", settings=None, task_id=None)` ->
-    a `TaskContext` for a `lead.decompose.TaskSpec`, talking to `sb` over HTTP."""
+def state_engine(tmp_path):
+    """A real state database (SQLite file) for the deployment records."""
+    from state.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def make_ctx(sb, cited, state_engine):
+    """`make_ctx(spec, deps=None, requirement_ref="REQ-0001", settings=None, task_id=None,
+    bundle="req", target="dev", records=True)` -> a `TaskContext` for a
+    `lead.decompose.TaskSpec`, talking to `sb` over HTTP. A deploy_job payload gets its
+    deployment key `<bundle>/<target>/<job_key>` (as `lead submit` adds it); the deployment
+    records are the test's state database (`records=False`: none, like a fresh database)."""
+    from worker.db_retry import DbRetry
+    from worker.deployment_records import StateDeploymentRecords
 
     def cite(query: str) -> list[str]:
         cited.append(query)
         return [f"docs › {query}"]
 
-    def build(spec, deps=None, requirement_ref="REQ-0001", settings=None, task_id=None, revision=1, attempt=1, heartbeat=None):
+    def build(spec, deps=None, requirement_ref="REQ-0001", settings=None, task_id=None, revision=1, attempt=1,
+              heartbeat=None, bundle="req", target="dev", records=True):
         tid = task_id if task_id is not None else next(_task_ids)
+        payload = dict(spec.payload)
+        if spec.type == "deploy_job" and bundle is not None:
+            payload.setdefault("deployment_key", f"{bundle}/{target}/{payload['job_key']}")
         return TaskContext(
             task_id=tid,
             task_ref=f"T-{tid:04d}",
             spec_key=spec.key,
             task_type=spec.type,
-            payload=spec.payload,
+            payload=payload,
+            deployments=StateDeploymentRecords(state_engine, DbRetry(10), tid) if records else None,
             requirement_ref=requirement_ref,
             requirement_revision=revision,
             attempt=attempt,

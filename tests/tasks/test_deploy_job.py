@@ -46,7 +46,7 @@ def etl_spec(reqs, mcr=1, second="transform"):
     return reqs.specs(JOB.format(mcr=mcr, second=second))["deploy_job:etl"]
 
 
-def owned_jobs(w, key="REQ-0001:etl"):
+def owned_jobs(w, key="req/dev/etl"):
     return [j for j in w.jobs.list() if (j.settings.tags or {}).get(OWNER_TAG) == key]
 
 
@@ -67,7 +67,7 @@ def test_create_then_no_op(reqs, make_ctx, w, sb):
     assert result["job_url"] == f"{sb.url}/jobs/{result['job_id']}"
     job = w.jobs.get(result["job_id"])
     assert job.settings.name == "Nightly ETL"
-    assert job.settings.tags[OWNER_TAG] == "REQ-0001:etl"
+    assert job.settings.tags[OWNER_TAG] == "req/dev/etl"
     assert [t.task_key for t in job.settings.tasks] == ["ingest", "transform"]
 
     again, result2 = deploy(make_ctx(spec))
@@ -114,10 +114,21 @@ def test_renamed_job_is_found_by_its_tag(reqs, make_ctx, w):
     assert result["job_id"] == first["job_id"]
 
 
-def test_other_requirement_gets_its_own_job(reqs, make_ctx, w):
+def test_other_target_gets_its_own_job_and_another_database_finds_the_same(reqs, make_ctx, w):
     _, a = deploy(make_ctx(etl_spec(reqs)))
-    _, b = deploy(make_ctx(etl_spec(reqs), requirement_ref="REQ-0002"))
+    _, b = deploy(make_ctx(etl_spec(reqs), target="prod"))
     assert a["job_id"] != b["job_id"] and b["action"] == "CREATE"
+    # another state database (nothing recorded) and another requirement number: the same deployment
+    _, again = deploy(make_ctx(etl_spec(reqs), requirement_ref="REQ-0042", records=False))
+    assert (again["job_id"], again["action"]) == (a["job_id"], "NO_OP")
+
+
+def test_plans_read_one_job_by_its_recorded_id(reqs, make_ctx, w, sb):
+    deploy(make_ctx(etl_spec(reqs)))
+    sb.add_fault("/api/2.2/jobs/list", "503", count=None)  # any workspace listing would now fail
+    plan, result = deploy(make_ctx(etl_spec(reqs, mcr=2)))
+    assert [a.kind for a in plan.actions] == [ActionKind.UPDATE] and result["action"] == "UPDATE"
+    assert sb.faults()[0]["seen"] == 0
 
 
 def test_stale_plan_when_the_job_changes_between_plan_and_apply(reqs, make_ctx, w):

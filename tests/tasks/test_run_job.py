@@ -1,11 +1,13 @@
 """run_job against the sandbox: success, failures with the run's error, idempotency across
-repeated applies and restarts, timeout, heartbeats and lease loss."""
+repeated applies and restarts, timeout, and checking a running run again later (no slot held)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tasks.base import ActionKind, LeaseLost, PermanentFailure, Plan, ValidationFailed
+from tasks.base import ActionKind, CheckAgain, PermanentFailure, Plan, ValidationFailed
 from tasks.deploy_job import DeployJob
 from tasks.run_job import RunJob, idempotency_token
 
@@ -52,11 +54,23 @@ def deployed(reqs, make_ctx):
     return run_spec, {"deploy_job:etl": result}
 
 
+def apply_until_done(task, ctx, plan, *, max_checks: int = 10_000):
+    """Apply, and while it says "check again", do what the worker does: keep the checkpoint,
+    wait (shortened here: the sandbox clock runs fast) and apply again."""
+    for _ in range(max_checks):
+        try:
+            return task.apply(ctx, plan)
+        except CheckAgain as wait:
+            ctx.checkpoint = wait.checkpoint
+            time.sleep(min(wait.after_seconds, 0.01))
+    raise AssertionError("the run never ended")
+
+
 def run(ctx):
     task = RunJob()
     task.validate(ctx)
     plan = task.plan(ctx)
-    return plan, task.apply(ctx, Plan.from_dict(plan.as_dict()))
+    return plan, apply_until_done(task, ctx, Plan.from_dict(plan.as_dict()))
 
 
 def test_run_succeeds_and_records_the_run(deployed, make_ctx, w, sb):
@@ -82,7 +96,7 @@ def test_applying_twice_starts_one_run(deployed, make_ctx, w):
     restarted = make_ctx(spec, deps=deps, task_id=4242, attempt=2)  # the same task, claimed again
     replanned = RunJob().plan(restarted)
     assert replanned.idempotency_token == plan.idempotency_token
-    second = RunJob().apply(restarted, replanned)
+    second = apply_until_done(RunJob(), restarted, replanned)
     assert second["run_id"] == first["run_id"]
     runs = list(w.jobs.list_runs(job_id=deps["deploy_job:etl"]["job_id"]))
     assert [r.run_id for r in runs] == [first["run_id"]]
@@ -142,21 +156,23 @@ def test_timeout_keeps_the_run_id(deployed, make_ctx, sb, w):
     assert w.jobs.get_run(result["run_id"]).job_id == deps["deploy_job:etl"]["job_id"]
 
 
-def test_heartbeats_between_polls_and_stops_when_the_lease_is_lost(deployed, make_ctx, sb):
+def test_a_running_run_is_checked_again_later_holding_no_slot(deployed, make_ctx, sb, w):
     sb.load_scenario({"defaults": {"duration_seconds": 10**9}})
     spec, deps = deployed
-    beats = []
-
-    def heartbeat():
-        beats.append(1)
-        if len(beats) == 3:
-            raise LeaseLost("lease taken over")
-
-    ctx = make_ctx(spec, deps=deps, heartbeat=heartbeat,
-                   settings={"run_poll_initial_seconds": 0.001, "run_poll_max_seconds": 0.002})
-    with pytest.raises(LeaseLost):
-        run(ctx)
-    assert len(beats) == 3
+    ctx = make_ctx(spec, deps=deps, settings={"run_poll_initial_seconds": 1, "run_poll_backoff": 2,
+                                             "run_poll_max_seconds": 5})
+    plan = RunJob().plan(ctx)
+    intervals, run_ids = [], set()
+    for _ in range(5):
+        with pytest.raises(CheckAgain) as wait:
+            RunJob().apply(ctx, plan)
+        intervals.append(wait.value.after_seconds)
+        run_ids.add(wait.value.checkpoint["run_id"])
+        ctx.checkpoint = wait.value.checkpoint
+    assert intervals == [1, 2, 4, 5, 5]
+    assert len(run_ids) == 1
+    assert [r.run_id for r in w.jobs.list_runs(job_id=deps["deploy_job:etl"]["job_id"])] == list(run_ids)
+    assert "is RUNNING" in str(wait.value) or "is PENDING" in str(wait.value)
 
 
 def test_validate_needs_the_deployed_job_id(deployed, make_ctx, reqs):
@@ -183,7 +199,7 @@ def test_orchestrated_example_deploys_in_order_and_runs(make_ctx, w):
         ctx = make_ctx(spec, deps=deps)
         task = DeployJob() if spec.type == "deploy_job" else RunJob()
         task.validate(ctx)
-        results[spec.key] = task.apply(ctx, task.plan(ctx))
+        results[spec.key] = apply_until_done(task, ctx, task.plan(ctx))
     primary = w.jobs.get(results["deploy_job:primary"]["job_id"]).settings
     assert [t.run_job_task.job_id for t in primary.tasks] == [
         results["deploy_job:leaf1"]["job_id"], results["deploy_job:leaf2"]["job_id"]]
