@@ -192,8 +192,10 @@ def recover_expired_leases(engine: Engine, *, actor: str) -> list[tuple[int, Tas
 @dataclass(frozen=True)
 class QueueOutlook:
     """What is left to do: tasks IN_PROGRESS, PENDING tasks whose dependencies are all COMPLETE
-    (`ready`, claimable now or once their `not_before` passes), and the earliest such
-    `not_before` still in the future (None when some are claimable now or none wait)."""
+    (`ready`, claimable now or once their `not_before` passes: a retry's backoff, a run being
+    checked again), and the earliest such `not_before` still in the future (None when some are
+    claimable now or none wait). Occurrences of recurring tasks that are not due yet are not
+    counted: a series never ends by waiting, so `--until-idle` does not wait for it."""
 
     in_progress: int
     ready: int
@@ -221,7 +223,8 @@ def outlook(engine: Engine, *, now: datetime | None = None) -> QueueOutlook:
         ).scalar_one()
         ready_rows = session.execute(
             select(Task.not_before).where(
-                Task.status == TaskStatus.PENDING.value, current_revision_condition(), ~unfinished_dependency
+                Task.status == TaskStatus.PENDING.value, current_revision_condition(), ~unfinished_dependency,
+                or_(Task.scheduled_for.is_(None), Task.scheduled_for <= now),
             )
         ).scalars().all()
     waiting = [nb for nb in ready_rows if nb is not None and nb > now]
