@@ -53,6 +53,7 @@ _NAMING_SUFFIX = re.compile(r"[._-](scope|name|id|path|file|url|uri|ref)$", re.I
 """A key that names where a secret lives (`secret_scope`, `token_file`, `credential_id`) holds no secret."""
 
 _PARAMETER_VALUE_KEYS = ("default", "value")
+_LINE_MAPS = frozenset({"field_lines"})
 _CONTAINER_FIELDS = ("spark_conf", "spark_env_vars", "base_parameters", "named_parameters", "job_parameters",
                      "python_named_params", "notebook_params", "sql_params", "custom_tags", "tags")
 
@@ -207,7 +208,9 @@ def redact(value: Any) -> Any:
         secret_parameter = name is not None and _PARAMETER_NAME.match(name) is not None and is_secret_key(name)
         out = {}
         for key, item in value.items():
-            if isinstance(key, str) and (is_secret_key(key) or (secret_parameter and key in _PARAMETER_VALUE_KEYS)):
+            if key in _LINE_MAPS:
+                out[key] = item  # field path -> line number: the paths may look secret, the numbers are not
+            elif isinstance(key, str) and (is_secret_key(key) or (secret_parameter and key in _PARAMETER_VALUE_KEYS)):
                 out[key] = _mask_all(item)
             else:
                 out[key] = redact(item)
