@@ -108,25 +108,38 @@ _KNOWN_TOKENS = re.compile(
     r"|sk-[A-Za-z0-9_-]{20,}"                          # OpenAI-style API keys
     r")\b"
 )
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@?#]*:)(?P<secret>[^\s@/?#]+)(?P<at>@)")
+_URL_PASSWORD = re.compile(r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://[^\s/:@?#]*+:)(?P<secret>[^\s@/?#]++)(?P<at>@)")
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?P<secret>(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,})")
 _ASSIGNMENT = re.compile(
-    r"""(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]*?(?:token|passw(?:or)?d|passphrase|secret|api[_-]?key|apikey"""
-    r"""|credential|private[_-]?key|access[_-]?key|account[._-]?key|authorization|pwd|sas)[A-Za-z0-9_.-]*)"""
-    r"""(?P<q>["']?)(?P<sep>\s*=\s*|(?<=["'])\s*:\s*)"""
-    r"""(?P<value>"[^"]*"|'[^']*'|\{\{secrets/[^}]*\}\}|[^\s;&,'"<>)}\]]+)""",
-    re.IGNORECASE,
+    r"""(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]++)(?P<q>["']?)(?P<sep>\s*+=\s*+|(?<=["'])\s*+:\s*+)"""
+    r"""(?P<value>"[^"]*"|'[^']*'|\{\{secrets/[^}]*\}\}|[^\s;&,'"<>)}\]]++)"""
 )
-"""`key=value` (or `"key": "value"`) where the key may look secret; `_assignment` decides."""
+"""`key=value` (or `"key": "value"`); masked when the key looks secret (`_mask_assignments`)."""
 
 
-def _assignment(match: re.Match) -> str:
-    key, sep, value = match.group("key"), match.group("sep"), match.group("value")
+def _masked_value(match: re.Match) -> str | None:
+    """The masked value of an assignment whose key looks secret, else None."""
+    value = match.group("value")
     bare = value.strip("\"'")
-    if not is_secret_key(key) or is_secret_reference(bare) or bare in ("", REDACTED):
-        return match.group(0)
-    masked = value[0] + REDACTED + value[0] if value[:1] in "\"'" else REDACTED
-    return f"{key}{match.group('q')}{sep}{masked}"
+    if not is_secret_key(match.group("key")) or is_secret_reference(bare) or bare in ("", REDACTED):
+        return None
+    return value[0] + REDACTED + value[0] if value[:1] in "\"'" else REDACTED
+
+
+def _mask_assignments(text: str) -> str:
+    """Mask the values of secret-named assignments; a value that is not masked is searched too
+    (`message="DB_PASSWORD=x"`). Linear in the length of `text`."""
+    out, pos = [], 0
+    while (match := _ASSIGNMENT.search(text, pos)) is not None:
+        masked = _masked_value(match)
+        out.append(text[pos:match.start("value")])
+        if masked is None:
+            pos = match.start("value")
+        else:
+            out.append(masked)
+            pos = match.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def redact_text(text: str) -> str:
@@ -139,7 +152,7 @@ def redact_text(text: str) -> str:
     out = _KNOWN_TOKENS.sub(REDACTED, text)
     out = _URL_PASSWORD.sub(lambda m: m.group("head") + (m.group("secret") if m.group("secret") == REDACTED else REDACTED) + m.group("at"), out)
     out = _BEARER.sub(lambda m: m.group("head") + REDACTED, out)
-    return _ASSIGNMENT.sub(_assignment, out)
+    return _mask_assignments(out)
 
 
 def looks_like_credential(text: str) -> bool:
@@ -162,7 +175,7 @@ def credential_kind(text: str) -> str | None:
         return "a URL with a password"
     if _BEARER.search(text):
         return "a bearer credential"
-    found = next((m for m in _ASSIGNMENT.finditer(text) if _assignment(m) != m.group(0)), None)
+    found = next((m for m in _ASSIGNMENT.finditer(text) if _masked_value(m) is not None), None)
     if found:
         return f"a {found.group('key').lstrip('-')} inside the text"
     return None
