@@ -15,6 +15,7 @@ same one that masks what is shown.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -24,6 +25,7 @@ from state.redaction import credential_kind, is_secret_key, is_secret_reference
 _ENV_CONTAINERS = ("spark_env_vars", "spark_conf")
 _PARAMETER_VALUE_KEYS = ("default", "value")
 _REFERENCE = "{{secrets/<scope>/<key>}}"
+_FLAG = re.compile(r"^--?([A-Za-z][A-Za-z0-9_.-]*)$")
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,14 @@ def _walk(value: Any, at: tuple[str | int, ...], secret_name: str | None = None)
                 yield from _walk(item, at + (key,), secret_name)
         return
     if isinstance(value, list):
+        previous: Any = None
         for index, item in enumerate(value):
-            yield from _walk(item, at + (index,), secret_name)
+            flag = _FLAG.match(previous) if isinstance(previous, str) else None
+            if flag and is_secret_key(flag.group(1)) and isinstance(item, str) and not item.startswith("-"):
+                yield from _walk(item, at + (index,), secret_name=previous)  # ["--password", "xyz"]
+            else:
+                yield from _walk(item, at + (index,), secret_name)
+            previous = item
         return
     if value is None or isinstance(value, bool) or value == "" or not isinstance(value, (str, int, float)):
         return

@@ -45,6 +45,11 @@ resources:
             base_parameters:
               hint: {DAPI}
               db: ${{var.db_url}}
+        - task_key: script
+          existing_cluster_id: 0123-456789-abcdefgh
+          spark_python_task:
+            python_file: /Workspace/Shared/job-agent/files/run.py
+            parameters: ["--user", "etl", "--password", "{ENV}x", "--jdbc=jdbc:x://h;pwd={PARAM}y"]
 ```
 """
 
@@ -111,10 +116,12 @@ def test_submit_warns_about_literal_secrets_and_nothing_shows_them(lead, workdir
         "resources.jobs.etl.tasks[0].new_cluster.spark_env_vars.SMTP_PASSWORD",
         "resources.jobs.etl.tasks[0].notebook_task.base_parameters.hint",
         "resources.jobs.etl.tasks[0].notebook_task.base_parameters.db",
+        "resources.jobs.etl.tasks[1].spark_python_task.parameters[3]",
+        "resources.jobs.etl.tasks[1].spark_python_task.parameters[4]",
     ]
     lines = [int(w.split(": ")[2].rsplit(":", 1)[1]) for w in warnings]
     assert lines == [_line(SECRET_FILE, f"default: {PARAM}"), _line(SECRET_FILE, "SMTP_PASSWORD"),
-                     _line(SECRET_FILE, "hint:"), _line(SECRET_FILE, "db: ${var.db_url}")]
+                     _line(SECRET_FILE, "hint:"), _line(SECRET_FILE, "db: ${var.db_url}")] + [_line(SECRET_FILE, "--password")] * 2
     assert all(w.startswith(f"lead: warning: {req}:") for w in warnings)
     assert "{{secrets/<scope>/<key>}}" in warnings[1] and "when the cluster starts" in warnings[1]
     assert "a Databricks token" in warnings[2] and "a URL with a password" in warnings[3]
@@ -127,6 +134,7 @@ def test_submit_warns_about_literal_secrets_and_nothing_shows_them(lead, workdir
     payload = lead("show", "T-0001", "--json").json()["payload"]["settings"]
     assert payload["parameters"] == [{"name": "api_token", "default": "***"}]
     assert payload["tasks"][0]["notebook_task"]["base_parameters"] == {"hint": "***", "db": "postgres://etl:***@db.example.com/sales"}
+    assert payload["tasks"][1]["spark_python_task"]["parameters"] == ["--user", "etl", "--password", "***", "--jdbc=jdbc:x://h;pwd=***"]
 
 
 def test_no_warning_and_nothing_masked_without_literal_secrets(lead, workdir):
