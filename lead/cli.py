@@ -137,15 +137,22 @@ def submit(
             _render(session, progress_dir, [result.requirement_id])
         break
     requirement = format_id("requirement", result.requirement_id)
+    from lead.secret_warnings import secret_warnings
+    from state.redaction import redact_text
+
+    warnings = [redact_text(str(w)) for w in secret_warnings(doc.task_specs, str(file))]
+    for warning in warnings:
+        typer.echo(f"lead: warning: {warning}", err=True)
     for item in doc.ignored:
-        typer.echo(f"lead: note: {file}:{item.line}: {item.field}: {item.reason}", err=True)
+        typer.echo(redact_text(f"lead: note: {file}:{item.line}: {item.field}: {item.reason}"), err=True)
     data = {
         "requirement": requirement,
         "outcome": result.outcome,
         "revision": result.revision,
         "tasks": [row.as_json() for row in rows],
         "cancelled": [format_id("task", t) for t in result.cancelled_ids],
-        "ignored": [str(item) for item in doc.ignored],
+        "ignored": [redact_text(str(item)) for item in doc.ignored],
+        "warnings": warnings,
     }
     if result.outcome == "unchanged":
         text = f"{requirement} is unchanged (revision {result.revision}, {len(rows)} tasks): nothing created."
@@ -171,6 +178,7 @@ def status(
     from sqlmodel import Session
 
     from state.models import Requirement, parse_id
+    from state.redaction import redact_text
     from state.views import requirement_summaries, task_rows
 
     engine = open_engine(db)
@@ -190,12 +198,13 @@ def status(
         if req is None:
             raise UserError(f"no requirement {requirement}")
         rows = task_rows(session, number)
-        data = {"requirement": req.ref, "title": req.title, "status": req.status, "revision": req.revision, "tasks": [r.as_json() for r in rows]}
+        title = redact_text(req.title)
+        data = {"requirement": req.ref, "title": title, "status": req.status, "revision": req.revision, "tasks": [r.as_json() for r in rows]}
         table_rows = []
         for r in rows:
             state_text = r.status + (f" (blocked by {', '.join(r.blocked_by)})" if r.blocked_by else "")
             table_rows.append([r.id, r.type, r.title, state_text, r.phase or "-", f"{r.attempts}/{r.max_attempts}", _age(r.created_at)])
-        text = f"{req.ref} {req.title}: {req.status} (revision {req.revision})\n" + _table(
+        text = f"{req.ref} {title}: {req.status} (revision {req.revision})\n" + _table(
             ["task", "type", "title", "status", "phase", "attempts", "age"], table_rows
         )
         _emit(as_json, data, text)

@@ -9,7 +9,7 @@ Plans (stored by the worker's plan phase) are rendered as a diff. The plan JSON 
 here: `{"actions": [{"kind": "CREATE|UPDATE|DELETE|RUN|REPAIR|NOTIFY|QUERY|NO_OP",
 "target": str, "summary": str, "changes": [{"field": str, "before": any, "after": any,
 "citations": [str]}], "citations": [str]}], "fingerprint": str, "idempotency_token": str}`.
-Values whose key looks secret are masked (`state.redaction`).
+Everything rendered is masked (`state.redaction`; the read models in `state.views` mask on the way out).
 """
 
 from __future__ import annotations

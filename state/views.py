@@ -1,6 +1,8 @@
 """Read models over the state tables, shared by the `lead` CLI and the progress files.
 
-Nothing here writes. "Blocked by" is derived: a PENDING task whose dependency is FAILED or
+Nothing here writes. Everything here is for people to read, so it is masked on the way out
+(`state.redaction`): titles, errors and event reasons through `redact_text`, results and
+plans through `redact`. "Blocked by" is derived: a PENDING task whose dependency is FAILED or
 CANCELLED will not start until that dependency is retried; "waiting on" lists dependencies
 not yet COMPLETE.
 """
@@ -17,6 +19,7 @@ from sqlmodel import Session
 
 from state.machine import TaskStatus
 from state.models import Requirement, Task, TaskDependency, TaskEvent, format_id
+from state.redaction import redact, redact_text
 
 STATUS_ORDER = [s.value for s in TaskStatus]
 
@@ -114,7 +117,7 @@ def requirement_summaries(session: Session, requirement_ids: list[int] | None = 
     return [
         RequirementSummary(
             id=r.ref,
-            title=r.title,
+            title=redact_text(r.title),
             slug=r.slug,
             status=r.status,
             revision=r.revision,
@@ -170,12 +173,12 @@ def _rows(session: Session, tasks: list[Any]) -> list[TaskRow]:
                 number=t.id,
                 spec_key=t.spec_key,
                 type=t.type,
-                title=t.title,
+                title=redact_text(t.title),
                 status=t.status,
                 phase=t.phase,
                 attempts=t.attempts,
                 max_attempts=t.max_attempts,
-                error=t.error,
+                error=redact_text(t.error),
                 depends_on=[format_id("task", d) for d, _ in mine],
                 waiting_on=[format_id("task", d) for d, s in mine if pending and s != TaskStatus.COMPLETE.value],
                 blocked_by=[
@@ -183,12 +186,12 @@ def _rows(session: Session, tasks: list[Any]) -> list[TaskRow]:
                     for d, s in mine
                     if pending and s in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
                 ],
-                result=t.result,
+                result=redact(t.result),
                 created_at=t.created_at,
                 updated_at=t.updated_at,
                 source_line=t.source_line,
                 not_before=t.not_before,
-                plan=t.plan,
+                plan=redact(t.plan),
             )
         )
     return rows
@@ -204,6 +207,6 @@ def recent_events(
     elif requirement_id is not None:
         query = query.join(Task, Task.id == TaskEvent.task_id).where(Task.requirement_id == requirement_id)
     return [
-        EventRow(format_id("task", e.task_id), e.from_status, e.to_status, e.phase, e.actor, e.reason, e.at)
+        EventRow(format_id("task", e.task_id), e.from_status, e.to_status, e.phase, e.actor, redact_text(e.reason), e.at)
         for e in session.execute(query).scalars()
     ]

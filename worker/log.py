@@ -2,7 +2,8 @@
 
 `ts=2026-11-21T09:30:00Z worker=host:4242/0 task=T-0001 type=deploy_job event=phase phase=plan ...`
 Values with spaces are quoted. Secrets never reach these lines: callers pass ids, states
-and messages, never payloads.
+and messages, never payloads, and every value goes through `state.redaction.redact_text`
+(a credential inside an error message or a note is masked).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from state.redaction import redact_text
+
 _lock = threading.Lock()
 
 
 def _quote(value: Any) -> str:
-    text = str(value)
+    text = redact_text(str(value))
     if text == "" or any(ch in text for ch in ' "=\n\t'):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     return text
