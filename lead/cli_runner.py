@@ -36,6 +36,13 @@ def open_engine(db: str | None):
         raise UserError(f"cannot open {target}: {error.orig}") from None
 
 
+def _masked(text: str) -> str:
+    """`text` with credentials masked (`state.redaction.redact_text`): errors may quote values."""
+    from state.redaction import redact_text
+
+    return redact_text(text)
+
+
 def run_cli(app, prog: str, argv: list[str] | None = None) -> int:
     """Run `app` (a `typer.Typer`) and return the process exit code (never raises).
 
@@ -59,13 +66,13 @@ def run_cli(app, prog: str, argv: list[str] | None = None) -> int:
             print(f"{prog}: error: {error.format_message()}", file=sys.stderr)
         return EXIT_OK if type(error).__name__ == "NoArgsIsHelpError" else EXIT_USER_ERROR
     except UserError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {_masked(str(error))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: report and exit 2
-        traceback.print_exc(file=sys.stderr)
-        print(f"{prog}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(_masked(traceback.format_exc()), file=sys.stderr, end="")
+        print(f"{prog}: internal error: {type(error).__name__}: {_masked(str(error))}", file=sys.stderr)
         return EXIT_INTERNAL_ERROR
     return result if isinstance(result, int) else EXIT_OK

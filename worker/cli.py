@@ -57,6 +57,7 @@ def run(
     import threading
 
     from state.engine import home_dir
+    from state.redaction import redact_text
     from worker import log
     from worker.citations import Citer
     from worker.loop import LoopOptions, Worker, WorkerFailed
@@ -85,8 +86,8 @@ def run(
             raise UserError(f"cannot use the workspace ({provider.description}): {type(error).__name__}: {error}") from None
         if sandbox:
             bar = "*" * 78
-            print(f"{bar}\n* SANDBOX MODE: {provider.description}\n* state file: {state_file}\n{bar}", file=sys.stderr, flush=True)
-        print(f"worker {worker_id}: workspace = {provider.description}, as {user}", file=sys.stderr, flush=True)
+            print(f"{bar}\n* SANDBOX MODE: {redact_text(provider.description)}\n* state file: {state_file}\n{bar}", file=sys.stderr, flush=True)
+        print(f"worker {worker_id}: workspace = {redact_text(provider.description)}, as {user}", file=sys.stderr, flush=True)
         runner = TaskRunner(engine, settings, provider, citer, stopping)
         loop = Worker(engine, runner, LoopOptions(concurrency=concurrency, poll_interval=poll_interval, until_idle=until_idle, once=once))
         loop.install_signal_handlers()
