@@ -64,9 +64,9 @@ def upgrade() -> None:
         sa.Column("source_field", sa.String(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["requirement_id"], ["requirement.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("requirement_id", "revision", "spec_key", name="uq_task_spec"),
+        sa.ForeignKeyConstraint(["requirement_id"], ["requirement.id"]),
     )
     op.create_index("ix_task_claim", "task", ["status", "not_before", "priority"])
     op.create_index("ix_task_requirement_id", "task", ["requirement_id"])
