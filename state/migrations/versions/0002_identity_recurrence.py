@@ -70,7 +70,9 @@ _task_event = sa.table(
 
 
 def bundle_and_target(source_path: str | None, front_matter: Any) -> tuple[str, str]:
-    """The bundle and target of a requirement written by an earlier release (see the module docstring)."""
+    """The bundle and target of a requirement written by an earlier release (see the module
+    docstring); the same rule as the submit code's, except that a block's `bundle: name:` is
+    not known here (only the front matter was stored), so such a file gets its stem."""
     front_matter = front_matter if isinstance(front_matter, dict) else {}
     bundle = front_matter.get("bundle")
     if not (isinstance(bundle, str) and bundle.strip()):
@@ -79,7 +81,7 @@ def bundle_and_target(source_path: str | None, front_matter: Any) -> tuple[str, 
     target = front_matter.get("target")
     if not (isinstance(target, str) and target.strip()):
         target = DEFAULT_TARGET
-    return bundle.strip(), target.strip()
+    return bundle, target
 
 
 def upgrade() -> None:
