@@ -370,6 +370,9 @@ def _indent_json(value: Any) -> str:
     return "\n".join("  " + line for line in json.dumps(value, indent=2, default=str).splitlines())
 
 
+app.add_typer(__import__("lead.cli_db", fromlist=["app"]).app, name="db")  # `lead db current|upgrade` (lead/cli_db.py)
+
+
 def main() -> None:
     """Console-script entry point: `lead`."""
     sys.exit(run_cli(app, "lead"))

@@ -26,9 +26,12 @@ def open_engine(db: str | None):
     from sqlalchemy.exc import ArgumentError, OperationalError
 
     from state.engine import make_engine, redact_url
+    from state.migrations import SchemaError
 
     try:
         return make_engine(db)
+    except SchemaError as error:
+        raise UserError(str(error)) from None
     except ArgumentError as error:
         raise UserError(f"--db: not a database URL: {error}") from None
     except OperationalError as error:

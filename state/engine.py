@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for the lock before `database is locked` (milliseconds);
@@ -46,16 +46,24 @@ def redact_url(url: str) -> str:
 
 
 def make_engine(url: str | None = None, *, create_tables: bool = True) -> Engine:
-    """Create an engine for `url` (default `default_url()`) and create missing tables.
+    """Create an engine for `url` (default `default_url()`) and bring its schema to the head.
 
     SQLite: the file's directory is created; each connection gets WAL, a busy timeout of
     `SQLITE_BUSY_TIMEOUT_MS` and foreign keys on, and transactions begin `IMMEDIATE` when the
     engine is used through `writer(engine)` so that compare-and-set updates and claims
     serialise instead of failing on lock upgrades.
 
+    With `create_tables` (the default) the schema is checked with a plain query and, only when
+    it is behind, migrated under a lock (`state.migrations.ensure_schema`): a new database gets
+    the tables quietly; an older one is upgraded in place and one line says so on stderr
+    (`state: upgraded the database schema from 0001_baseline to 0002_identity_recurrence`).
+    With `create_tables=False` the database is not touched (`lead db` uses that).
+
     Raises:
         sqlalchemy.exc.ArgumentError: the URL is not a database URL.
         sqlalchemy.exc.OperationalError: the database cannot be reached or opened.
+        state.migrations.SchemaTooNew: a newer release wrote the database (a `SchemaError`).
+        state.migrations.SchemaError: the schema cannot be brought to the head (the message says why).
     """
     url = url or default_url()
     if url.startswith(("postgresql://", "postgres://")):
@@ -72,9 +80,9 @@ def make_engine(url: str | None = None, *, create_tables: bool = True) -> Engine
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create_tables:
-        import state.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+        from state.migrations import ensure_schema, print_to_stderr
 
-        SQLModel.metadata.create_all(engine)
+        ensure_schema(engine, announce=print_to_stderr)
     return engine
 
 
