@@ -1,14 +1,15 @@
 """Runs one worker process follows at once: `run_job` waits for its run holding no slot.
 
-An in-process sandbox (clock speed 60: a run of 10 simulated minutes lasts 10 real seconds)
-gets one deployed job allowing many concurrent runs; N `run_job` tasks depending on its
+An in-process sandbox (clock speed 4 by default: a run of 10 simulated minutes lasts 150 real
+seconds; the worker's check intervals are real seconds, 1 s growing to 30 s, so a faster
+clock makes each simulated minute cost more checks) gets one deployed job allowing many concurrent runs; N `run_job` tasks depending on its
 deploy are enqueued (each its own run, through its own idempotency token). One `worker`
 process with `--concurrency 1` then takes them all. The bench samples how many runs are
 being followed at once (started, not ended, their task waiting to check again) and reports
 the peak, the runs completed, and the wall time from the first run started to the last task
 COMPLETE (a run lasts 10 s; followed one after the other, N runs would take N x 10 s).
 
-    uv run python bench/runs_followed.py [--runs 200] [--run-minutes 10]
+    uv run python bench/runs_followed.py [--runs 200] [--run-minutes 10] [--clock-speed 4]
 
 Goal (issue 8): at least 200 runs of 10 simulated minutes followed at once. Figures only.
 """
@@ -51,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--run-minutes", type=float, default=10.0, help="simulated minutes a run lasts")
+    parser.add_argument("--clock-speed", type=float, default=4.0, help="simulated seconds per real second")
     args = parser.parse_args()
 
     from sqlalchemy import func, select
@@ -63,7 +65,7 @@ def main() -> None:
     from state.models import Task
     from state.submissions import NewTask, enqueue
 
-    with tempfile.TemporaryDirectory() as tmp, running_sandbox(clock_speed=60) as sb:
+    with tempfile.TemporaryDirectory() as tmp, running_sandbox(clock_speed=args.clock_speed) as sb:
         root = Path(tmp)
         sb.load_scenario({"rules": [], "defaults": {"duration_seconds": int(args.run_minutes * 60)}})
         db = f"sqlite:///{root / 'state.db'}"
@@ -106,7 +108,8 @@ def main() -> None:
               "first run started -> all done (s) | exit code |")
         print("|---|---|---|---|---|---|---|")
         span = ended - (first_run_at or started)
-        print(f"| {claims} | {args.run_minutes:g} min (= {args.run_minutes:g} s real) | 1 | {peak} | {done} | {span:.1f} | "
+        real = args.run_minutes * 60 / args.clock_speed
+        print(f"| {claims} | {args.run_minutes:g} min (= {real:g} s real) | 1 | {peak} | {done} | {span:.1f} | "
               f"{proc.returncode} |")
 
 

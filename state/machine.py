@@ -27,12 +27,13 @@ the roll-up and locks only the task row. Times come from the database's clock
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlmodel import Session
 
 from state.clock import db_now
@@ -175,16 +176,14 @@ def transition(
     if unknown:
         raise ValueError(f"transition cannot set {sorted(unknown)}")
     now = now or db_now(session)
-    located = session.execute(select(Task.requirement_id, Task.revision).where(Task.id == task_id)).first()
-    if located is None:
-        raise TransitionConflict(task_id, str(from_status), None, None)
-    requirement_id, revision = located
     claiming = from_status is TaskStatus.PENDING and to_status is TaskStatus.IN_PROGRESS
+    requirement_id = None
     if not claiming:
         # Lock the requirement first (see the module docstring), then check the revision.
-        current = session.execute(
-            select(Requirement.revision).where(Requirement.id == requirement_id).with_for_update()
-        ).scalar_one()
+        located = session.execute(_locate_and_lock(), {"task_id": task_id}).first()
+        if located is None:
+            raise TransitionConflict(task_id, str(from_status), None, None)
+        requirement_id, revision, current = located
         if to_status is TaskStatus.PENDING and revision < current:
             raise Superseded(task_id, revision, current)
     conditions = [Task.id == task_id, Task.status == from_status.value]
@@ -204,17 +203,18 @@ def transition(
         raise ValueError("moving into IN_PROGRESS needs lease_owner and lease_expires_at in values")
     values["status"] = to_status.value
     values["updated_at"] = now
-    result = session.execute(update(Task).where(*conditions).values(**values).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        row = session.execute(select(Task.status, Task.lease_owner).where(Task.id == task_id)).first()
-        raise TransitionConflict(task_id, expected, row[0] if row else None, row[1] if row else None)
-    phase = values.get("phase", None) if "phase" in values else session.execute(select(Task.phase).where(Task.id == task_id)).scalar_one()
+    row = session.execute(
+        update(Task).where(*conditions).values(**values).returning(Task.phase).execution_options(synchronize_session=False)
+    ).first()
+    if row is None:
+        found = session.execute(select(Task.status, Task.lease_owner).where(Task.id == task_id)).first()
+        raise TransitionConflict(task_id, expected, found[0] if found else None, found[1] if found else None)
     session.add(
         TaskEvent(
             task_id=task_id,
             from_status=from_status.value,
             to_status=to_status.value,
-            phase=phase,
+            phase=row[0],
             actor=lease_owner or actor,
             reason=reason,
             at=now,
@@ -223,6 +223,18 @@ def transition(
     if not claiming:
         session.flush()
         refresh_requirement_status(session, requirement_id, now=now)
+
+
+@functools.lru_cache(maxsize=1)
+def _locate_and_lock():
+    """`(requirement_id, task revision, requirement revision)` of `:task_id`, locking the
+    requirement row (`FOR UPDATE OF requirement` on PostgreSQL)."""
+    return (
+        select(Task.requirement_id, Task.revision, Requirement.revision)
+        .join(Requirement, Requirement.id == Task.requirement_id)
+        .where(Task.id == bindparam("task_id"))
+        .with_for_update(of=Requirement)
+    )
 
 
 def cancel_with_dependents(
@@ -326,6 +338,25 @@ def update_held(
         raise Superseded(task_id, revisions[0], revisions[1])
 
 
+@functools.lru_cache(maxsize=1)
+def _rollup_counts():
+    """`(status, recurring, count)` over the latest occurrence of each task of
+    `:requirement_id` at `:revision`."""
+    latest = (
+        select(Task.spec_key.label("spec_key"), func.max(Task.occurrence).label("occurrence"))
+        .where(Task.requirement_id == bindparam("requirement_id"), Task.revision == bindparam("revision"))
+        .group_by(Task.spec_key)
+        .subquery()
+    )
+    recurring = Task.scheduled_for.is_not(None)
+    return (
+        select(Task.status, recurring, func.count())
+        .join(latest, (latest.c.spec_key == Task.spec_key) & (latest.c.occurrence == Task.occurrence))
+        .where(Task.requirement_id == bindparam("requirement_id"), Task.revision == bindparam("revision"))
+        .group_by(Task.status, recurring)
+    )
+
+
 def refresh_requirement_status(session: Session, requirement_id: int, *, now: datetime | None = None) -> RequirementStatus:
     """Recompute a requirement's roll-up status from its current revision's tasks and store it.
 
@@ -339,18 +370,7 @@ def refresh_requirement_status(session: Session, requirement_id: int, *, now: da
     cannot leave it stale.
     """
     requirement = session.get(Requirement, requirement_id, populate_existing=True)
-    latest = (
-        select(Task.spec_key.label("spec_key"), func.max(Task.occurrence).label("occurrence"))
-        .where(Task.requirement_id == requirement_id, Task.revision == requirement.revision)
-        .group_by(Task.spec_key)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Task.status, Task.scheduled_for.is_not(None), func.count())
-        .join(latest, (latest.c.spec_key == Task.spec_key) & (latest.c.occurrence == Task.occurrence))
-        .where(Task.requirement_id == requirement_id, Task.revision == requirement.revision)
-        .group_by(Task.status, Task.scheduled_for.is_not(None))
-    ).all()
+    rows = session.execute(_rollup_counts(), {"requirement_id": requirement_id, "revision": requirement.revision}).all()
     counts: dict[str, int] = {}
     recurring_live = 0
     for status, scheduled, n in rows:

@@ -14,15 +14,17 @@ checks again, so two claimers racing for two tasks of one deployment cannot both
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from state.clock import db_now
+from state.columns import UTCDateTime
 from state.engine import writer
 from state.machine import Superseded, TaskStatus, TransitionConflict, transition, update_held
 from state.models import Requirement, Task, TaskDependency
@@ -52,9 +54,11 @@ def _deployment_busy():
     )
 
 
-def claimable_condition(now: datetime):
+def claimable_condition(now):
     """The SQL condition for a claimable task: PENDING, of the newest revision, `not_before`
-    passed, every dependency COMPLETE, and no other task of its deployment key IN_PROGRESS."""
+    passed, every dependency COMPLETE, and no other task of its deployment key IN_PROGRESS.
+
+    `now` is a datetime or a bind parameter (see `_claim_statements`)."""
     dependency = aliased(Task)
     unfinished_dependency = exists().where(
         TaskDependency.task_id == Task.id,
@@ -70,6 +74,23 @@ def claimable_condition(now: datetime):
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _claim_statements():
+    """The peek and the candidate query, built once with a `now` bind parameter (building
+    these expressions costs milliseconds, more than running them)."""
+    now = bindparam("now", type_=UTCDateTime())
+    condition = claimable_condition(now)
+    peek = select(Task.id).where(condition).limit(1)
+    candidate = (
+        select(Task.id, Task.attempts, Task.deployment_key)
+        .where(condition)
+        .order_by(Task.priority.desc(), Task.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Task)
+    )
+    return peek, candidate
+
+
 def claim_next(engine: Engine, worker_id: str, lease_ttl: float) -> Claim | None:
     """Claim the next runnable task for `worker_id` with a lease of `lease_ttl` seconds.
 
@@ -81,19 +102,14 @@ def claim_next(engine: Engine, worker_id: str, lease_ttl: float) -> Claim | None
     for _ in range(5):
         # Look first without the write lock: idle workers polling an empty queue then never
         # queue up behind each other (or behind busy ones) on SQLite's single writer.
+        peek, pick = _claim_statements()
         with Session(engine) as session:
             now = db_now(session)
-            if session.execute(select(Task.id).where(claimable_condition(now)).limit(1)).first() is None:
+            if session.execute(peek, {"now": now}).first() is None:
                 return None
         with Session(writer(engine)) as session:
             now = db_now(session)  # after the write lock: waiting for it never shortens the lease
-            candidate = session.execute(
-                select(Task.id, Task.attempts, Task.deployment_key)
-                .where(claimable_condition(now))
-                .order_by(Task.priority.desc(), Task.id)
-                .limit(1)
-                .with_for_update(skip_locked=True, of=Task)
-            ).first()
+            candidate = session.execute(pick, {"now": now}).first()
             if candidate is None:
                 session.rollback()
                 return None

@@ -16,8 +16,8 @@ the job id comes from `ctx.dependency_results[deploy_task]["job_id"]`.
   resumes apply with one `runs/get`. The interval grows from `run_poll_initial_seconds` by
   `run_poll_backoff` up to `run_poll_max_seconds`, so one worker follows hundreds of runs.
 
-Settings read from `ctx.settings`: `run_poll_initial_seconds` (0.2), `run_poll_max_seconds`
-(10), `run_poll_backoff` (1.5, the factor between intervals), `run_timeout_seconds` (3600).
+Settings read from `ctx.settings`: `run_poll_initial_seconds` (1), `run_poll_max_seconds`
+(30), `run_poll_backoff` (1.5, the factor between intervals), `run_timeout_seconds` (3600).
 
 Result: `{"job_id", "run_id", "run_page_url", "life_cycle_state", "result_state",
 "state_message", "termination": {"code", "type", "message"}, "duration_ms", "idempotency_token",
@@ -144,8 +144,8 @@ class RunJob:
                 f"(last state {state}); see {run.run_page_url}", result=result)
         polls = int(checkpoint.get("polls") or 0)
         interval = min(
-            float(settings.get("run_poll_initial_seconds", 0.2)) * float(settings.get("run_poll_backoff", 1.5)) ** polls,
-            float(settings.get("run_poll_max_seconds", 10.0)),
+            float(settings.get("run_poll_initial_seconds", 1.0)) * float(settings.get("run_poll_backoff", 1.5)) ** polls,
+            float(settings.get("run_poll_max_seconds", 30.0)),
             max(timeout - waited, 0.0),
         )
         raise CheckAgain(interval, {**checkpoint, "polls": polls + 1, "state": state},
