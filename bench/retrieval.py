@@ -133,8 +133,8 @@ def main() -> int:
         print()
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{len(questions)} questions; docs: {args.docs}; load average {load} on {os.cpu_count()} CPUs")
-        print(f"| mode | recall@1 | recall@5 | frac@5 | MRR | p50 ms | p95 ms |")
-        print(f"|---|---|---|---|---|---|---|")
+        print("| mode | recall@1 | recall@5 | frac@5 | MRR | p50 ms | p95 ms |")
+        print("|---|---|---|---|---|---|---|")
         for mode in MODES:
             m = score(results[mode], questions)
             mark = " (default)" if mode == DEFAULT_MODE else ""

@@ -53,6 +53,9 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
     ``${workspace.current_user.userName}`` / ``${workspace.current_user.short_name}``
     (run time).
 
+    `lead submit` adds ``"deployment_key": "<bundle>/<target>/<job_key>"`` to each deploy_job
+    payload (`lead.identity`): the deployment's identity and the job's ownership tag.
+
     run_job payload::
 
         {"job_key": KEY, "deploy_task": "deploy_job:KEY", "source": {"path": ..., "line": ...}}
@@ -61,5 +64,6 @@ Modules: `errors` (typed errors), `yaml_lines` (YAML with line numbers), `markdo
 matter split and fenced blocks), `front_matter` (front matter fields), `job_blocks` (one
 yaml block's jobs and variables), `substitution` (``${...}``), `job_schema` (field names
 against the SDK), `workspace_paths` (relative paths), `defaults` (front matter defaults and
-tags), `decompose` (jobs -> task specs), `requirements` (the whole read), `cli` (``lead``).
+tags), `decompose` (jobs -> task specs), `requirements` (the whole read), `identity` (bundle,
+target and deployment keys), `cli` (``lead``), `cli_db` (``lead db``).
 """

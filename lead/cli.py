@@ -22,7 +22,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lead.cli_runner import UserError, open_engine, run_cli
+from lead.cli_runner import DbOption, JsonOption, UserError, open_engine, run_cli
 
 app = typer.Typer(
     name="lead",
@@ -32,11 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db]."),
-]
 ProgressOption = Annotated[
     Optional[Path],
     typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress]."),
@@ -370,7 +365,9 @@ def _indent_json(value: Any) -> str:
     return "\n".join("  " + line for line in json.dumps(value, indent=2, default=str).splitlines())
 
 
-app.add_typer(__import__("lead.cli_db", fromlist=["app"]).app, name="db")  # `lead db current|upgrade` (lead/cli_db.py)
+from lead.cli_db import app as db_app  # noqa: E402  (the `lead db` group lives in its own module)
+
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterator, Optional
+from typing import Any, Iterator
 
 import typer
 
-from lead.cli_runner import UserError
+from lead.cli_runner import DbOption, JsonOption, UserError
 
 app = typer.Typer(
     name="db",
@@ -27,11 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-DbOption = Annotated[
-    Optional[str],
-    typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db]."),
-]
 
 _EXPLAINED = {
     "current": "current",

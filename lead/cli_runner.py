@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import Annotated, Optional
+
+import typer
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL_ERROR = 2
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+"""The `--json` flag every `lead` command takes."""
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db]."),
+]
+"""The `--db URL` option (or `$JOB_AGENT_DB`) every command that opens the state database takes."""
 
 
 class UserError(Exception):
@@ -53,8 +66,6 @@ def run_cli(app, prog: str, argv: list[str] | None = None) -> int:
         prog: the program name shown in messages (`lead`, `worker`).
         argv: arguments (default: `sys.argv[1:]`).
     """
-    import typer
-
     try:
         result = app(args=argv, prog_name=prog, standalone_mode=False)
     except typer.Abort:

@@ -118,6 +118,8 @@ def render_requirement(session: Session, requirement_id: int, summary: Requireme
         "status": summary.status,
         "revision": summary.revision,
         "source": summary.source_path,
+        "identity": summary.identity,
+        "kind": summary.kind,
         "owner": summary.owner,
         "counts": summary.counts,
         "updated": now.isoformat(timespec="seconds"),
@@ -125,7 +127,8 @@ def render_requirement(session: Session, requirement_id: int, summary: Requireme
     lines = ["---", yaml.safe_dump(front, sort_keys=False).rstrip(), "---", ""]
     lines += [f"# {summary.id} · {summary.title}", ""]
     lines += [
-        f"Status **{summary.status}** · revision {summary.revision} · source `{summary.source_path}`"
+        f"Status **{summary.status}** · revision {summary.revision} · `{summary.identity}`"
+        + (f" · source `{summary.source_path}`" if summary.source_path else f" · {summary.kind}")
         + (f" · owner {summary.owner}" if summary.owner else ""),
         "",
         "## Tasks",

@@ -33,7 +33,9 @@ class RequirementSummary:
     slug: str
     status: str
     revision: int
-    source_path: str
+    source_path: str | None
+    identity: str
+    kind: str
     owner: str | None
     counts: dict[str, int]
     created_at: datetime
@@ -122,6 +124,8 @@ def requirement_summaries(session: Session, requirement_ids: list[int] | None = 
             status=r.status,
             revision=r.revision,
             source_path=r.source_path,
+            identity=r.identity,
+            kind=r.kind,
             owner=r.owner,
             counts={status: counts[r.id].get(status, 0) for status in STATUS_ORDER},
             created_at=r.created_at,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
-from state.columns import utcnow
 from state.engine import make_engine
 from state.machine import transition
 from state.queue import claim_next
