@@ -10,7 +10,9 @@ Deliberate differences from `yaml.safe_load`:
   must be JSON-serialisable);
 - a key repeated in one mapping is an error instead of silently keeping the last value;
 - only JSON-compatible scalars are accepted (no ``!!binary``, ``!!set``);
-- merge keys (``<<: *anchor``) and anchors/aliases work as in PyYAML.
+- merge keys (``<<: *anchor``, ``<<: [*a, *b]``) and anchors/aliases work as in PyYAML
+  (explicit keys override merged ones, the first listed merge wins); a merged key's line is
+  where its value is written.
 
 `format_path` renders a path tuple as the dotted field names used in error messages.
 """
@@ -29,6 +31,7 @@ from lead.errors import YamlError
 Path = tuple[str | int, ...]
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class PlainLoader(yaml.SafeLoader):
@@ -141,13 +144,17 @@ class _Builder:
             self.depth -= 1
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
-        try:
-            self.loader.flatten_mapping(node)  # resolves `<<` merge keys
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            raise YamlError(self.first_line + mark.line, f"invalid YAML: {exc.problem}", path) from None
-        out: dict[str, Any] = {}
+        """A mapping's value, with ``<<`` merge keys applied as PyYAML does: explicit keys
+        (wherever they are written) override merged ones; of several merged mappings the
+        one listed first wins (``<<: [*a, *b]``: `a` over `b`); of two ``<<`` keys the later
+        wins. Key order is PyYAML's. A merged key keeps the line where its value is written
+        (in the anchored mapping)."""
+        explicit: dict[str, Any] = {}
+        merges: list[MappingNode] = []  # lowest precedence first
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merges.extend(self.merge_sources(value_node, self.line(key_node), path))
+                continue
             if not isinstance(key_node, ScalarNode):
                 raise YamlError(self.line(key_node), "mapping keys must be plain scalars", path)
             key = self.loader.construct_object(key_node)
@@ -158,15 +165,53 @@ class _Builder:
                     path,
                 )
             key = str(key)
-            if key in out:
+            if key in explicit:
                 raise YamlError(
                     self.line(key_node),
                     f"duplicate key {key!r} (first written at line {self.lines[path + (key,)]})",
                     path + (key,),
                 )
             self.lines[path + (key,)] = self.line(key_node)
-            out[key] = self.build(value_node, path + (key,))
+            explicit[key] = self.build(value_node, path + (key,))
+        if not merges:
+            return explicit
+        out: dict[str, Any] = {}
+        winner: dict[str, int] = {}
+        merged_lines: list[dict[Path, int]] = []
+        for i, source in enumerate(merges):
+            outer, self.lines = self.lines, {}
+            try:
+                value = self.build(source, ())
+            finally:
+                merged_lines.append(self.lines)
+                self.lines = outer
+            out.update(value)
+            winner.update(dict.fromkeys(value, i))
+        out.update(explicit)
+        for i, lines in enumerate(merged_lines):
+            for sub, line in lines.items():
+                if sub and sub[0] not in explicit and winner.get(sub[0]) == i:
+                    self.lines[path + sub] = line
         return out
+
+    def merge_sources(self, value_node: yaml.Node, line: int, path: Path) -> list[MappingNode]:
+        """The mappings a ``<<`` key (at `line`) merges, lowest precedence first (PyYAML's
+        order). An alias's node carries the anchor's position, so problems are reported at
+        the ``<<`` line."""
+        if isinstance(value_node, MappingNode):
+            return [value_node]
+        if isinstance(value_node, SequenceNode):
+            for item in value_node.value:
+                if not isinstance(item, MappingNode):
+                    raise YamlError(
+                        line, f"invalid YAML: expected a mapping for merging, but found a {item.id}", path
+                    )
+            return list(reversed(value_node.value))
+        raise YamlError(
+            line,
+            f"invalid YAML: expected a mapping or list of mappings for merging, but found a {value_node.id}",
+            path,
+        )
 
     def scalar(self, node: ScalarNode, path: Path) -> Any:
         try:
