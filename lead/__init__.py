@@ -1,8 +1,10 @@
 """The tech lead: reads a markdown requirements file and breaks it into task specs.
 
 Public API (everything a caller needs; importing these does not import databricks.sdk,
-litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
-``databricks.sdk.service.jobs`` lazily to check job field names):
+litellm, chromadb, sentence-transformers or torch; `load_requirements` checks job field
+names against a cached field tree of ``jobs.JobSettings`` and imports
+``databricks.sdk.service.jobs`` only to build that cache, once per installed SDK version:
+see `lead.sdk_fields`):
 
 ``from lead.requirements import load_requirements, RequirementsDoc``
     ``load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc``
@@ -18,7 +20,8 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
     closed, not a mapping), unknown front matter fields, a malformed owner e-mail, unknown
     ``defaults`` keys, invalid YAML in a block, an unclosed yaml fence, unknown block
     top-level fields, resource kinds other than jobs, unknown job (and nested: task, cluster,
-    notebook_task, ...) fields checked against the SDK's ``jobs.JobSettings`` dataclasses,
+    notebook_task, ...) fields and values of the wrong shape (a scalar where a list or
+    mapping belongs, or the reverse) checked against the SDK's ``jobs.JobSettings`` dataclasses,
     undefined variables, unsupported ``${...}`` forms, references to other resource kinds
     (``${resources.pipelines.X.id}``) or to jobs not in the file, ``run_after_deploy`` keys
     that are not jobs, dependency cycles between jobs, duplicate job keys, relative paths
@@ -60,6 +63,6 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
 Modules: `errors` (typed errors), `yaml_lines` (YAML with line numbers), `markdown` (front
 matter split and fenced blocks), `front_matter` (front matter fields), `job_blocks` (one
 yaml block's jobs and variables), `substitution` (``${...}``), `job_schema` (field names
-against the SDK), `workspace_paths` (relative paths), `defaults` (front matter defaults and
+and shapes against the SDK), `sdk_fields` (the SDK's field tree and its cache), `workspace_paths` (relative paths), `defaults` (front matter defaults and
 tags), `decompose` (jobs -> task specs), `requirements` (the whole read), `cli` (``lead``).
 """

@@ -72,7 +72,8 @@ def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc
     """Read the requirements file at `path` (or `text`, reported as `path`).
 
     With `text`, the file is not read and `content_sha256` is of ``text`` encoded as UTF-8.
-    Imports ``databricks.sdk.service.jobs`` (for field names) when there is a job to check.
+    Imports ``databricks.sdk.service.jobs`` only when the field tree cache
+    (`lead.sdk_fields`) is missing or corrupt.
 
     Raises:
         RequirementsError: any problem in the file (see the `lead` package docstring for the
