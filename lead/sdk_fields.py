@@ -24,6 +24,7 @@ The tree (`FieldTree`) names dataclasses by ``module.QualName`` and gives each f
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -70,8 +71,10 @@ class CorruptCache(ValueError):
     """The cache file's content is not a field tree of this format and SDK version."""
 
 
+@functools.lru_cache(maxsize=1)
 def sdk_version() -> str:
-    """The installed ``databricks-sdk`` version, from its metadata (does not import it).
+    """The installed ``databricks-sdk`` version, from its metadata (does not import it);
+    read once per process.
 
     Raises `importlib.metadata.PackageNotFoundError` when the SDK is not installed."""
     from importlib.metadata import version

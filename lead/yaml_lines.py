@@ -9,7 +9,13 @@ Deliberate differences from `yaml.safe_load`:
 - dates and timestamps stay strings (job settings want the text as written, and the result
   must be JSON-serialisable);
 - a key repeated in one mapping is an error instead of silently keeping the last value;
-- only JSON-compatible scalars are accepted (no ``!!binary``, ``!!set``);
+- only JSON-compatible values are accepted: the tags ``!!str``, ``!!int``, ``!!float``,
+  ``!!bool``, ``!!null``, ``!!timestamp`` (kept as its text), ``!!seq`` and ``!!map``; an
+  explicit tag must fit its value (``!!int abc`` is an error); integers must fit in 64 bits
+  and floats be finite (``.inf``/``.nan`` are refused: the settings are JSON);
+- limits (`lead.limits`): nodes as written and with aliases expanded (`MAX_YAML_NODES`,
+  which stops "billion laughs" alias bombs), nesting depth (`MAX_DEPTH`), integer length;
+  composing and building never recurse deeper than `MAX_DEPTH` levels;
 - merge keys (``<<: *anchor``, ``<<: [*a, *b]``) and anchors/aliases work as in PyYAML
   (explicit keys override merged ones, the first listed merge wins); a merged key's line is
   where its value is written.
@@ -19,6 +25,7 @@ Deliberate differences from `yaml.safe_load`:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +33,14 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from lead import limits
 from lead.errors import YamlError
 
 Path = tuple[str | int, ...]
 
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TAG = "tag:yaml.org,2002:"
+_TIMESTAMP_TAG = _TAG + "timestamp"
+_MERGE_TAG = _TAG + "merge"
 
 
 class PlainLoader(yaml.SafeLoader):
@@ -42,6 +51,49 @@ PlainLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+# the pattern each core tag's text must match (PyYAML's implicit resolvers), also for an
+# explicit tag
+_PATTERNS: dict[str, re.Pattern[str]] = {
+    tag: rx for resolvers in yaml.SafeLoader.yaml_implicit_resolvers.values() for tag, rx in resolvers
+}
+
+
+# what an explicit !!float also takes (PyYAML's implicit float needs a dot: `1e5` is text)
+_FLOAT_TEXT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$")
+_SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "timestamp"))
+
+
+class _LimitedLoader(PlainLoader):
+    """`PlainLoader` whose composer stops past `MAX_DEPTH` levels or `MAX_YAML_NODES` nodes,
+    before PyYAML's recursive composer could exhaust the stack or memory."""
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self._first_line = first_line
+        self._depth = 0
+        self._nodes = 0
+        super().__init__(text)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._nodes += 1
+        if self._nodes > limits.MAX_YAML_NODES:
+            raise YamlError(
+                self._first_line + self.peek_event().start_mark.line,
+                f"more than {limits.MAX_YAML_NODES:,} YAML nodes in one block",
+                limit="MAX_YAML_NODES",
+            )
+        self._depth += 1
+        if self._depth > limits.MAX_DEPTH:
+            raise YamlError(
+                self._first_line + self.peek_event().start_mark.line,
+                f"YAML nested more than {limits.MAX_DEPTH} levels deep",
+                limit="MAX_DEPTH",
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -70,6 +122,9 @@ class LineMap:
     """
 
     lines: dict[Path, int] = field(default_factory=dict)
+    # prefix length -> {prefix: {rest of path: line}}, built on the first `sub` with that
+    # length, so taking every job's lines out of a block is one pass, not one per job
+    _index: dict[int, dict[Path, dict[Path, int]]] = field(default_factory=dict, compare=False, repr=False)
 
     def line_of(self, path: Path) -> int:
         """The line of `path`, or of its nearest ancestor that has one (never fails: falls
@@ -85,7 +140,14 @@ class LineMap:
         """The lines under `prefix`, re-keyed relative to it (the prefix itself becomes ``()``)."""
         prefix = tuple(prefix)
         n = len(prefix)
-        return LineMap({p[n:]: ln for p, ln in self.lines.items() if p[:n] == prefix})
+        index = self._index.get(n)
+        if index is None:
+            index = {}
+            for p, ln in self.lines.items():
+                if len(p) >= n:
+                    index.setdefault(p[:n], {})[p[n:]] = ln
+            self._index[n] = index
+        return LineMap(dict(index.get(prefix, {})))
 
 
 def load(text: str, *, first_line: int = 1) -> tuple[Any, LineMap]:
@@ -98,50 +160,79 @@ def load(text: str, *, first_line: int = 1) -> tuple[Any, LineMap]:
         YamlError: invalid YAML (PyYAML's problem text and mark), more than one document,
             a repeated key, a non-scalar key, or a value that is not JSON-compatible.
     """
-    loader = PlainLoader(text)
     lines: dict[Path, int] = {}
+    loader: _LimitedLoader | None = None
     try:
         try:
+            loader = _LimitedLoader(text, first_line)  # the reader checks the characters here
             node = loader.get_single_node()
+        except yaml.reader.ReaderError as exc:
+            line = first_line + text.count("\n", 0, max(exc.position, 0))
+            raise YamlError(
+                line, f"invalid YAML: special character U+{exc.character:04X} is not allowed"
+            ) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = first_line + (mark.line if mark else 0)
             what = exc.problem or exc.context or "invalid YAML"
             ctx = f" ({exc.context})" if exc.problem and exc.context else ""
             raise YamlError(line, f"invalid YAML: {what}{ctx}") from None
-        except yaml.YAMLError as exc:  # reader errors (bad characters) carry no mark
-            raise YamlError(first_line, f"invalid YAML: {exc}") from None
         if node is None:
             return None, LineMap({(): first_line})
         value = _Builder(loader, first_line, lines).build(node, ())
         return value, LineMap(lines)
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _Builder:
-    def __init__(self, loader: PlainLoader, first_line: int, lines: dict[Path, int]) -> None:
+    """Builds plain values from composed nodes. Aliases are built again at each use (the
+    result is a tree, as JSON is), so the nodes produced are counted against
+    `MAX_YAML_NODES` and the depth against `MAX_DEPTH` (a recursive alias ends there)."""
+
+    def __init__(self, loader: _LimitedLoader, first_line: int, lines: dict[Path, int]) -> None:
         self.loader = loader
         self.first_line = first_line
         self.lines = lines
         self.depth = 0
+        self.nodes = 0
 
     def line(self, node: yaml.Node) -> int:
         return self.first_line + node.start_mark.line
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.lines.setdefault(path, self.line(node))
+        self.nodes += 1
+        if self.nodes > limits.MAX_YAML_NODES:
+            raise YamlError(
+                self.line(node),
+                f"the YAML expands to more than {limits.MAX_YAML_NODES:,} nodes (aliases used too often?)",
+                path,
+                limit="MAX_YAML_NODES",
+            )
         self.depth += 1
-        if self.depth > 200:
-            raise YamlError(self.line(node), "YAML nested too deeply (recursive alias?)", path)
+        if self.depth > limits.MAX_DEPTH:
+            raise YamlError(
+                self.line(node),
+                f"YAML nested more than {limits.MAX_DEPTH} levels deep (a recursive alias?)",
+                path,
+                limit="MAX_DEPTH",
+            )
         try:
             if isinstance(node, MappingNode):
+                self.collection_tag(node, "map", path)
                 return self.mapping(node, path)
             if isinstance(node, SequenceNode):
+                self.collection_tag(node, "seq", path)
                 return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
             return self.scalar(node, path)
         finally:
             self.depth -= 1
+
+    def collection_tag(self, node: yaml.Node, kind: str, path: Path) -> None:
+        if node.tag != _TAG + kind:
+            raise YamlError(self.line(node), f"unsupported YAML tag {_short(node.tag)} (only !!{kind} here)", path)
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         """A mapping's value, with ``<<`` merge keys applied as PyYAML does: explicit keys
@@ -157,7 +248,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise YamlError(self.line(key_node), "mapping keys must be plain scalars", path)
-            key = self.loader.construct_object(key_node)
+            key = self.scalar(key_node, path)
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise YamlError(
                     self.line(key_node),
@@ -214,12 +305,53 @@ class _Builder:
         )
 
     def scalar(self, node: ScalarNode, path: Path) -> Any:
-        try:
-            value = self.loader.construct_object(node)
-        except yaml.MarkedYAMLError as exc:
-            raise YamlError(self.line(node), f"invalid YAML: {exc.problem}", path) from None
-        if value is None or isinstance(value, (str, int, float, bool)):
+        """A scalar's value by its tag (resolved or explicit), checked against the tag's
+        pattern first, so no constructor ever sees text it cannot convert."""
+        tag, text = node.tag, node.value
+        if tag == _TAG + "str":
+            return text
+        if tag == _MERGE_TAG:
+            raise YamlError(self.line(node), "'<<' is the merge key; quote it to write the text '<<'", path)
+        if tag in (_TAG + "value", _TAG + "yaml"):
+            return text  # "=", "!", "&", "*" written alone: PyYAML's odd resolutions of text
+        pattern = _PATTERNS.get(tag)
+        if pattern is None or tag not in _SCALAR_TAGS:
+            raise YamlError(self.line(node), f"unsupported YAML tag {_short(tag)} on {_shown(text)}", path)
+        if not (pattern.match(text) or (tag == _TAG + "float" and _FLOAT_TEXT.match(text))):
+            raise YamlError(self.line(node), f"{_shown(text)} is not a valid {_short(tag)}", path)
+        if tag == _TAG + "null":
+            return None
+        if tag == _TIMESTAMP_TAG:
+            return text  # dates stay text
+        if tag == _TAG + "bool":
+            return self.loader.construct_yaml_bool(node)
+        if tag == _TAG + "int":
+            if len(text) > limits.MAX_INT_CHARS:
+                raise YamlError(
+                    self.line(node),
+                    f"integer of {len(text):,} characters: the Jobs API takes 64-bit integers "
+                    "(quote it to keep it as text)",
+                    path,
+                    limit="MAX_INT_CHARS",
+                )
+            value = self.loader.construct_yaml_int(node)
+            if not -(2**63) <= value < 2**63:
+                raise YamlError(
+                    self.line(node),
+                    f"integer {_shown(text)} is out of range: the Jobs API takes 64-bit integers "
+                    "(quote it to keep it as text)",
+                    path,
+                )
             return value
-        raise YamlError(
-            self.line(node), f"unsupported YAML value of type {type(value).__name__} (tag {node.tag})", path
-        )
+        value = self.loader.construct_yaml_float(node)  # the only core tag left
+        if not math.isfinite(value):
+            raise YamlError(self.line(node), f"{_shown(text)} is not a finite number (settings are JSON)", path)
+        return value
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
