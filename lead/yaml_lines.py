@@ -1,6 +1,7 @@
 """YAML with line numbers: PyYAML's SafeLoader, keeping where every key and item was written.
 
-`load(text, first_line=N)` composes the text into nodes with `yaml.SafeLoader` and builds
+`load(text, first_line=N)` composes the text into nodes with PyYAML (libyaml's parser
+when PyYAML has it, PyYAML's composer and resolver as `yaml.SafeLoader`) and builds
 plain Python values (dict, list, str, int, float, bool, None) itself, recording the line of
 every mapping key and sequence item in a `LineMap` keyed by path tuples such as
 ``("resources", "jobs", "etl", "tasks", 0, "notebook_task")``.
@@ -31,7 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from lead import limits
 from lead.errors import YamlError
@@ -64,8 +68,30 @@ _FLOAT_TEXT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)(?
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "timestamp"))
 
 
-class _LimitedLoader(PlainLoader):
-    """`PlainLoader` whose composer stops past `MAX_DEPTH` levels or `MAX_YAML_NODES` nodes,
+try:  # libyaml's scanner and parser, about five times faster than PyYAML's own
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None
+
+if _CParser is not None:
+
+    class _Base(Composer, _CParser, SafeConstructor, Resolver):
+        """libyaml's parser (events) under PyYAML's Python composer, constructor and resolver
+        (the composer stays ours: its depth and node limits apply)."""
+
+        def __init__(self, text: str) -> None:
+            _CParser.__init__(self, text)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+
+    _Base.yaml_implicit_resolvers = PlainLoader.yaml_implicit_resolvers
+else:
+    _Base = PlainLoader  # type: ignore[misc,assignment]
+
+
+class _LimitedLoader(_Base):  # type: ignore[misc,valid-type]
+    """A loader whose composer stops past `MAX_DEPTH` levels or `MAX_YAML_NODES` nodes,
     before PyYAML's recursive composer could exhaust the stack or memory."""
 
     def __init__(self, text: str, first_line: int) -> None:
@@ -163,14 +189,15 @@ def load(text: str, *, first_line: int = 1) -> tuple[Any, LineMap]:
     lines: dict[Path, int] = {}
     loader: _LimitedLoader | None = None
     try:
-        try:
-            loader = _LimitedLoader(text, first_line)  # the reader checks the characters here
-            node = loader.get_single_node()
-        except yaml.reader.ReaderError as exc:
-            line = first_line + text.count("\n", 0, max(exc.position, 0))
+        bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+        if bad is not None:
             raise YamlError(
-                line, f"invalid YAML: special character U+{exc.character:04X} is not allowed"
-            ) from None
+                first_line + text.count("\n", 0, bad.start()),
+                f"invalid YAML: special character U+{ord(bad.group()):04X} is not allowed",
+            )
+        try:
+            loader = _LimitedLoader(text, first_line)
+            node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = first_line + (mark.line if mark else 0)

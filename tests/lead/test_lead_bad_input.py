@@ -324,7 +324,7 @@ SEEDS = seed_files(REPO)
 
 
 @seed(20261130)
-@settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=3000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(name=st.sampled_from(sorted(SEEDS)), rng=st.randoms(use_true_random=False))
 def test_fuzzed_files_end_in_a_result_or_a_one_line_error(tmp_path_factory, name, rng):
     path = tmp_path_factory.mktemp("fuzz") / "req.md"
