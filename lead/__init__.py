@@ -25,8 +25,14 @@ see `lead.sdk_fields`):
     undefined variables, unsupported ``${...}`` forms, references to other resource kinds
     (``${resources.pipelines.X.id}``) or to jobs not in the file, ``run_after_deploy`` keys
     that are not jobs, dependency cycles between jobs, duplicate job keys, relative paths
-    without ``workspace_root``, an empty file and a file without jobs. Close names are
-    suggested ("did you mean ...").
+    without ``workspace_root``, an empty file and a file without jobs, control characters,
+    explicit YAML tags that do not fit their value, integers beyond 64 bits, non-finite
+    floats. Close names are suggested ("did you mean ...").
+
+``lead.errors.LimitExceeded`` (a ``RequirementsError``, attribute ``limit``)
+    a file past one of the limits of `lead.limits` that no real file meets: file size,
+    YAML nodes (aliases expanded), nesting depth, substituted value and document size,
+    variable nesting, number of jobs.
 
 ``RequirementsDoc`` (frozen dataclass)
     ``path, title, owner, profile, workspace_root, variables, tags, defaults,
@@ -60,7 +66,7 @@ see `lead.sdk_fields`):
 
         {"job_key": KEY, "deploy_task": "deploy_job:KEY", "source": {"path": ..., "line": ...}}
 
-Modules: `errors` (typed errors), `yaml_lines` (YAML with line numbers), `markdown` (front
+Modules: `errors` (typed errors), `limits` (input limits), `yaml_lines` (YAML with line numbers), `markdown` (front
 matter split and fenced blocks), `front_matter` (front matter fields), `job_blocks` (one
 yaml block's jobs and variables), `substitution` (``${...}``), `job_schema` (field names
 and shapes against the SDK), `sdk_fields` (the SDK's field tree and its cache), `workspace_paths` (relative paths), `defaults` (front matter defaults and
