@@ -1,8 +1,10 @@
 """The tech lead: reads a markdown requirements file and breaks it into task specs.
 
 Public API (everything a caller needs; importing these does not import databricks.sdk,
-litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
-``databricks.sdk.service.jobs`` lazily to check job field names):
+litellm, chromadb, sentence-transformers or torch; `load_requirements` checks job field
+names against a cached field tree of ``jobs.JobSettings`` and imports
+``databricks.sdk.service.jobs`` only to build that cache, once per installed SDK version:
+see `lead.sdk_fields`):
 
 ``from lead.requirements import load_requirements, RequirementsDoc``
     ``load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc``
@@ -18,12 +20,19 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
     closed, not a mapping), unknown front matter fields, a malformed owner e-mail, unknown
     ``defaults`` keys, invalid YAML in a block, an unclosed yaml fence, unknown block
     top-level fields, resource kinds other than jobs, unknown job (and nested: task, cluster,
-    notebook_task, ...) fields checked against the SDK's ``jobs.JobSettings`` dataclasses,
+    notebook_task, ...) fields and values of the wrong shape (a scalar where a list or
+    mapping belongs, or the reverse) checked against the SDK's ``jobs.JobSettings`` dataclasses,
     undefined variables, unsupported ``${...}`` forms, references to other resource kinds
     (``${resources.pipelines.X.id}``) or to jobs not in the file, ``run_after_deploy`` keys
     that are not jobs, dependency cycles between jobs, duplicate job keys, relative paths
-    without ``workspace_root``, an empty file and a file without jobs. Close names are
-    suggested ("did you mean ...").
+    without ``workspace_root``, an empty file and a file without jobs, control characters,
+    explicit YAML tags that do not fit their value, integers beyond 64 bits, non-finite
+    floats. Close names are suggested ("did you mean ...").
+
+``lead.errors.LimitExceeded`` (a ``RequirementsError``, attribute ``limit``)
+    a file past one of the limits of `lead.limits` that no real file meets: file size,
+    YAML nodes (aliases expanded), nesting depth, substituted value and document size,
+    variable nesting, number of jobs.
 
 ``RequirementsDoc`` (frozen dataclass)
     ``path, title, owner, profile, workspace_root, variables, tags, defaults,
@@ -60,10 +69,11 @@ litellm, chromadb, sentence-transformers or torch; `load_requirements` imports
 
         {"job_key": KEY, "deploy_task": "deploy_job:KEY", "source": {"path": ..., "line": ...}}
 
-Modules: `errors` (typed errors), `yaml_lines` (YAML with line numbers), `markdown` (front
-matter split and fenced blocks), `front_matter` (front matter fields), `job_blocks` (one
+Modules: `errors` (typed errors), `limits` (input limits), `yaml_lines` (YAML with line
+numbers), `markdown` (front matter split and fenced blocks), `front_matter` (front matter fields), `job_blocks` (one
 yaml block's jobs and variables), `substitution` (``${...}``), `job_schema` (field names
-against the SDK), `workspace_paths` (relative paths), `defaults` (front matter defaults and
-tags), `decompose` (jobs -> task specs), `requirements` (the whole read), `identity` (bundle,
-target and deployment keys), `cli` (``lead``), `cli_db` (``lead db``).
+and shapes against the SDK), `sdk_fields` (the SDK's field tree and its cache),
+`workspace_paths` (relative paths), `defaults` (front matter defaults and tags), `decompose`
+(jobs -> task specs), `requirements` (the whole read), `identity` (bundle, target and
+deployment keys), `cli` (``lead``), `cli_db` (``lead db``).
 """

@@ -14,6 +14,7 @@ the same file yields the same keys.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,37 +154,53 @@ def decompose(
 
 
 def _check_cycles(jobs: list[PreparedJob], by_key: dict[str, PreparedJob], path: Path) -> None:
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-
-    def visit(key: str) -> None:
-        state[key] = 1
-        stack.append(key)
-        for ref in by_key[key].references:
+    """Depth-first search with an explicit stack (a chain of jobs can be as long as the file
+    allows): raises at the reference that closes the first cycle found."""
+    state: dict[str, int] = {}  # 1 = on the path, 2 = done
+    for root in jobs:
+        if root.key in state:
+            continue
+        state[root.key] = 1
+        trail: list[str] = [root.key]
+        frames: list[tuple[str, int]] = [(root.key, 0)]  # (job key, next reference to follow)
+        while frames:
+            key, i = frames[-1]
+            refs = by_key[key].references
+            if i == len(refs):
+                frames.pop()
+                trail.pop()
+                state[key] = 2
+                continue
+            frames[-1] = (key, i + 1)
+            ref = refs[i]
             if state.get(ref.key) == 1:
-                cycle = stack[stack.index(ref.key) :] + [ref.key]
+                cycle = trail[trail.index(ref.key) :] + [ref.key]
                 raise RequirementsError(
                     path, ref.line, ref.field, f"dependency cycle between jobs: {' -> '.join(cycle)}"
                 )
             if ref.key not in state:
-                visit(ref.key)
-        stack.pop()
-        state[key] = 2
-
-    for job in jobs:
-        if job.key not in state:
-            visit(job.key)
+                state[ref.key] = 1
+                trail.append(ref.key)
+                frames.append((ref.key, 0))
 
 
 def _topological(jobs: list[PreparedJob]) -> list[PreparedJob]:
-    """Kahn's algorithm; among ready jobs, the one written first goes first."""
+    """Kahn's algorithm with a heap; among ready jobs, the one written first goes first.
+    Cycles were rejected before."""
     position = {job.key: i for i, job in enumerate(jobs)}
-    waiting = {job.key: {r.key for r in job.references} for job in jobs}
+    waiting = {job.key: len({r.key for r in job.references}) for job in jobs}
+    dependents: dict[str, list[str]] = {job.key: [] for job in jobs}
+    for job in jobs:
+        for dep in {r.key for r in job.references}:
+            dependents[dep].append(job.key)
+    ready = [position[job.key] for job in jobs if waiting[job.key] == 0]
+    heapq.heapify(ready)
     done: list[PreparedJob] = []
-    placed: set[str] = set()
-    while len(done) < len(jobs):
-        ready = [job for job in jobs if job.key not in placed and waiting[job.key] <= placed]
-        nxt = min(ready, key=lambda j: position[j.key])  # non-empty: cycles were rejected
-        done.append(nxt)
-        placed.add(nxt.key)
+    while ready:
+        job = jobs[heapq.heappop(ready)]
+        done.append(job)
+        for other in dependents[job.key]:
+            waiting[other] -= 1
+            if waiting[other] == 0:
+                heapq.heappush(ready, position[other])
     return done

@@ -50,11 +50,21 @@ class RequirementsError(ValueError):
         return self._render()
 
 
+class LimitExceeded(RequirementsError):
+    """A `RequirementsError` for a file past one of the limits of `lead.limits`.
+
+    `limit` is the limit's name (``"MAX_YAML_NODES"``, ...)."""
+
+    def __init__(self, path: Path | str, line: int, field: str, message: str, *, limit: str) -> None:
+        self.limit = limit
+        super().__init__(path, line, field, message)
+
+
 class FieldProblem(Exception):
     """Internal: a problem at `path` (a tuple of keys and list indexes) inside some value.
 
     The catcher knows where that value sits in the file and turns this into a
-    `RequirementsError`. When the problem lies somewhere else entirely (for instance inside
+    `RequirementsError` (a `LimitExceeded` when `limit` names a limit). When the problem lies somewhere else entirely (for instance inside
     a variable's definition while substituting a job field), `at` carries the absolute
     ``(line, field)`` to report instead.
     """
@@ -65,10 +75,12 @@ class FieldProblem(Exception):
         message: str,
         *,
         at: tuple[int, str] | None = None,
+        limit: str = "",
     ) -> None:
         self.path = tuple(path)
         self.message = _one_line(message)
         self.at = at
+        self.limit = limit
         super().__init__(self.message)
 
 
@@ -76,11 +88,13 @@ class YamlError(Exception):
     """Internal: invalid YAML, or YAML we refuse (duplicate keys, unsupported values).
 
     `line` is already absolute (the YAML reader is told the text's first line number);
-    `path` is the key path of the offending node when known, else ``()``.
+    `path` is the key path of the offending node when known, else ``()``. `limit` names the
+    `lead.limits` limit that was exceeded, ``""`` for any other problem.
     """
 
-    def __init__(self, line: int, message: str, path: tuple[str | int, ...] = ()) -> None:
+    def __init__(self, line: int, message: str, path: tuple[str | int, ...] = (), *, limit: str = "") -> None:
         self.line = int(line)
         self.message = _one_line(message)
         self.path = tuple(path)
+        self.limit = limit
         super().__init__(f"line {self.line}: {self.message}")

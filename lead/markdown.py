@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 _DASHES = re.compile(r"^-{3,}\s*$")
 _FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,25 @@ def first_heading(body: str) -> str | None:
             if line.strip().startswith(in_fence) and not line.strip().strip(in_fence[0]):
                 in_fence = None
             continue
-        h = _HEADING.match(line)
-        if h:
-            return h["text"]
+        text = _heading_text(line)
+        if text:
+            return text
     return None
+
+
+def _heading_text(line: str) -> str | None:
+    """The text of an ATX heading line (CommonMark: up to three spaces, one to six ``#``,
+    a space or tab, the text, an optional closing run of ``#`` after a space), else None.
+    String operations only: linear in the line, whatever it holds."""
+    stripped = line.lstrip(" ")
+    if len(line) - len(stripped) > 3:
+        return None
+    rest = stripped.lstrip("#")
+    hashes = len(stripped) - len(rest)
+    if not 1 <= hashes <= 6 or not rest or not rest[0].isspace():
+        return None
+    text = rest.strip()
+    body = text.rstrip("#")
+    if body != text and (not body or body[-1].isspace()):
+        text = body.rstrip()
+    return text or None

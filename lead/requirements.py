@@ -12,14 +12,15 @@ file, the line in the whole file and the field.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lead import yaml_lines
+from lead import limits, yaml_lines
 from lead.decompose import JobReference, PreparedJob, RunRequest, TaskSpec, decompose
 from lead.defaults import apply_defaults
-from lead.errors import FieldProblem, RequirementsError, YamlError
+from lead.errors import FieldProblem, LimitExceeded, RequirementsError, YamlError
 from lead.front_matter import read_front_matter
 from lead.job_blocks import Ignored, JobSource, read_block
 from lead.job_schema import BUNDLE_ONLY_JOB_KEYS, check_fields
@@ -72,7 +73,8 @@ def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc
     """Read the requirements file at `path` (or `text`, reported as `path`).
 
     With `text`, the file is not read and `content_sha256` is of ``text`` encoded as UTF-8.
-    Imports ``databricks.sdk.service.jobs`` (for field names) when there is a job to check.
+    Imports ``databricks.sdk.service.jobs`` only when the field tree cache
+    (`lead.sdk_fields`) is missing or corrupt.
 
     Raises:
         RequirementsError: any problem in the file (see the `lead` package docstring for the
@@ -81,15 +83,46 @@ def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc
     """
     path = Path(path)
     if text is None:
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = f.read(limits.MAX_FILE_BYTES + 1)
+        _check_size(path, len(raw))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise RequirementsError(path, line, "", f"not UTF-8 text ({exc.reason})") from None
     else:
-        raw = text.encode("utf-8")
-    return _Reader(path, text.lstrip("\ufeff"), hashlib.sha256(raw).hexdigest()).read()
+        raw = text.encode("utf-8", "surrogatepass")
+        _check_size(path, len(raw))
+    text = text.removeprefix("\ufeff")
+    _check_characters(path, text)
+    return _Reader(path, text, hashlib.sha256(raw).hexdigest()).read()
+
+
+# What YAML 1.1 does not allow in a stream (PyYAML's reader refuses the same): C0 controls
+# other than tab, LF and CR; DEL; C1 controls other than NEL; surrogates; U+FFFE, U+FFFF.
+# Refused in the whole file, prose included: the title and the recorded text must be clean.
+_NOT_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def _check_size(path: Path, size: int) -> None:
+    if size > limits.MAX_FILE_BYTES:
+        raise LimitExceeded(
+            path, 1, "", f"the file is larger than {limits.MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            limit="MAX_FILE_BYTES",
+        )
+
+
+def _check_characters(path: Path, text: str) -> None:
+    bad = _NOT_TEXT.search(text)
+    if bad is not None:
+        start = text.rfind("\n", 0, bad.start()) + 1
+        line = text.count("\n", 0, bad.start()) + 1
+        raise RequirementsError(
+            path, line, "",
+            f"control character U+{ord(bad.group()):04X} at column {bad.start() - start + 1}: "
+            "not allowed in a requirements file",
+        )
 
 
 class _Reader:
@@ -97,22 +130,32 @@ class _Reader:
         self.path = path
         self.text = text
         self.sha = sha
+        self.nodes = 0  # YAML nodes built, over all blocks
 
-    def error(self, line: int, field: str, message: str) -> RequirementsError:
+    def error(self, line: int, field: str, message: str, limit: str = "") -> RequirementsError:
+        if limit:
+            return LimitExceeded(self.path, line, field, message, limit=limit)
         return RequirementsError(self.path, line, field, message)
 
     def located(self, problem: FieldProblem, lines: LineMap, prefix: tuple = ()) -> RequirementsError:
         if problem.at is not None:
-            return self.error(problem.at[0], problem.at[1], problem.message)
+            return self.error(problem.at[0], problem.at[1], problem.message, problem.limit)
         full = tuple(prefix) + problem.path
-        return self.error(lines.line_of(full), format_path(full), problem.message)
+        return self.error(lines.line_of(full), format_path(full), problem.message, problem.limit)
 
     def yaml(self, text: str, first_line: int, where: str) -> tuple[Any, LineMap]:
         try:
-            return yaml_lines.load(text, first_line=first_line)
+            value, lines = yaml_lines.load(text, first_line=first_line)
         except YamlError as exc:
             message = exc.message.replace("invalid YAML", f"invalid YAML {where}".rstrip(), 1)
-            raise self.error(exc.line, format_path(exc.path), message) from None
+            raise self.error(exc.line, format_path(exc.path), message, exc.limit) from None
+        self.nodes += len(lines.lines)  # one line entry per node built
+        if self.nodes > limits.MAX_YAML_NODES:
+            raise self.error(
+                first_line, "", f"the file's YAML expands to more than {limits.MAX_YAML_NODES:,} nodes",
+                "MAX_YAML_NODES",
+            )
+        return value, lines
 
     def read(self) -> RequirementsDoc:
         if not self.text.strip():
@@ -133,6 +176,7 @@ class _Reader:
             raise self.located(problem, fm_lines) from None
 
         jobs: list[JobSource] = []
+        seen: dict[str, JobSource] = {}
         block_vars: dict[str, VariableDef] = {}
         bundle_name = fm.bundle_name
         ignored: list[Ignored] = []
@@ -149,12 +193,17 @@ class _Reader:
             except FieldProblem as problem:
                 raise self.located(problem, lines) from None
             for job in contents.jobs:
-                for other in jobs:
-                    if other.key == job.key:
-                        raise self.error(
-                            job.line, job.field,
-                            f"duplicate job key '{job.key}' (already defined at line {other.line})",
-                        )
+                other = seen.get(job.key)
+                if other is not None:
+                    raise self.error(
+                        job.line, job.field,
+                        f"duplicate job key '{job.key}' (already defined at line {other.line})",
+                    )
+                if len(jobs) == limits.MAX_JOBS:
+                    raise self.error(
+                        job.line, job.field, f"more than {limits.MAX_JOBS:,} jobs in one file", "MAX_JOBS"
+                    )
+                seen[job.key] = job
                 jobs.append(job)
             for name, var in contents.variables.items():
                 known = block_vars.get(name)
@@ -223,11 +272,11 @@ class _Reader:
 
         class _Handler(YAMLHandler):
             def load(self, fm: str, **kwargs: object) -> Any:
-                return yaml_lines.PlainLoader(fm).get_single_data() if fm.strip() else None
+                return yaml_lines.load(fm)[0] if fm.strip() else None
 
         try:
             metadata, content = frontmatter.parse(self.text, handler=_Handler())
-        except Exception as exc:  # noqa: BLE001 - any failure there is a disagreement
+        except YamlError as exc:  # its split gave YAML ours did not: a disagreement
             metadata, content = {"<error>": str(exc)}, ""
         def norm(s: str) -> str:  # python-frontmatter turns CRLF into LF
             return s.replace("\r\n", "\n").replace("\r", "\n").strip()

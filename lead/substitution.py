@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from lead import limits
 from lead.errors import FieldProblem
 from lead.yaml_lines import format_path
 
@@ -71,9 +72,18 @@ class SubstitutionContext:
     job_keys: frozenset[str]
 
 
+_SUGGEST_MAX_CHARS = 64
+_SUGGEST_MAX_CANDIDATES = 2000
+
+
 def suggest(word: str, candidates: Any) -> str:
-    """``"; did you mean 'x'?"`` for the closest of `candidates` (difflib), or ``""``."""
-    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    """``"; did you mean 'x'?"`` for the closest of `candidates` (difflib), or ``""`` (also
+    when the word is over 64 characters or there are over 2,000 candidates)."""
+    # bounded work whatever the file holds: difflib's ratio is quadratic in the lengths
+    pool = [c for c in candidates if isinstance(c, str) and len(c) <= _SUGGEST_MAX_CHARS]
+    if len(word) > _SUGGEST_MAX_CHARS or len(pool) > _SUGGEST_MAX_CANDIDATES:
+        return ""
+    close = difflib.get_close_matches(word, sorted(pool), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -97,29 +107,128 @@ class Substituter:
     `substitute(value, path)` returns a new value; it raises `FieldProblem` with the path of
     the offending string relative to `value`'s root (or, for a problem inside a variable's
     definition, with `at=(line, field)` of that definition).
+
+    Limits (`lead.limits`, each a `FieldProblem` with `limit` set): one string after
+    substitution (`MAX_VALUE_CHARS`), everything substituted in the file together
+    (`MAX_DOCUMENT_CHARS`, counting a variable's value each time it is used), the nesting of a
+    value with the variables placed in it (`MAX_DEPTH`) and of variables used in variables
+    (`MAX_VARIABLE_NESTING`). Sizes are kept per variable and per produced list or mapping,
+    so the work is linear in the input however often a value is reused.
     """
 
     def __init__(self, ctx: SubstitutionContext) -> None:
         self.ctx = ctx
         self._resolved: dict[str, Any] = {}
         self._stack: list[str] = []
+        self.total = 0  # size of everything substituted so far (see `_size`)
+        # id -> (container, size, depth) of every list and mapping this instance produced
+        self._measured: dict[int, tuple[Any, int, int]] = {}
 
     def substitute(self, value: Any, path: tuple = ()) -> Any:
         """A copy of `value` (str, list, dict, scalar) with every ``${...}`` applied;
         `path` is prepended to the path of a `FieldProblem`."""
-        if isinstance(value, str):
-            return self._string(value, path)
-        if isinstance(value, dict):
-            return {k: self.substitute(v, path + (k,)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.substitute(v, path + (i,)) for i, v in enumerate(value)]
-        return value
+        out, _, _ = self._sub(value, tuple(path), len(path))
+        return out
 
-    def _string(self, text: str, path: tuple) -> Any:
+    def _count(self, size: int, path: tuple) -> None:
+        self.total += size
+        if self.total > limits.MAX_DOCUMENT_CHARS:
+            raise FieldProblem(
+                path,
+                f"the substituted settings exceed {limits.MAX_DOCUMENT_CHARS:,} characters "
+                "(variables used too often, or too large?)",
+                limit="MAX_DOCUMENT_CHARS",
+            )
+
+    def _sub(self, value: Any, path: tuple, level: int) -> tuple[Any, int, int]:
+        """``(new value, size, depth)``; `level` is how deep `value` sits. Recursion as
+        deep as `value`, which the YAML reader keeps within `MAX_DEPTH`."""
+        if isinstance(value, str):
+            return self._string(value, path, level)
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            size, depth = 1, 0
+            self._count(1, path)
+            for k, v in value.items():
+                self._count(len(k), path)
+                out[k], s, d = self._sub(v, path + (k,), level + 1)
+                size, depth = size + len(k) + s, max(depth, d)
+            return self._made(out, size, depth + 1)
+        if isinstance(value, list):
+            items: list[Any] = []
+            size, depth = 1, 0
+            self._count(1, path)
+            for i, v in enumerate(value):
+                item, s, d = self._sub(v, path + (i,), level + 1)
+                items.append(item)
+                size, depth = size + s, max(depth, d)
+            return self._made(items, size, depth + 1)
+        self._count(1, path)
+        return value, 1, 0
+
+    def _made(self, container: Any, size: int, depth: int) -> tuple[Any, int, int]:
+        self._measured[id(container)] = (container, size, depth)
+        return container, size, depth
+
+    def _measure(self, value: Any) -> tuple[int, int]:
+        """``(size, depth)`` of a (part of a) substituted value."""
+        if isinstance(value, str):
+            return len(value), 0
+        if isinstance(value, (dict, list)):
+            known = self._measured.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1], known[2]
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            size, depth = 1, 0
+            for k, v in items:
+                s, d = self._measure(v)
+                size, depth = size + s + (len(k) if isinstance(k, str) else 0), max(depth, d)
+            self._made(value, size, depth + 1)
+            return size, depth + 1
+        return 1, 0
+
+    def _string(self, text: str, path: tuple, level: int) -> tuple[Any, int, int]:
         whole = SUBSTITUTION.fullmatch(text.strip())
         if whole and whole.group(1).strip().startswith("var."):
-            return self._expression(whole.group(1).strip(), path)
-        return SUBSTITUTION.sub(lambda m: self._inline(m, path), text)
+            value = self._expression(whole.group(1).strip(), path)
+            size, depth = self._measure(value)
+            if level + depth > limits.MAX_DEPTH:
+                raise FieldProblem(
+                    path,
+                    f"with '{text.strip()}' in place the value is nested more than {limits.MAX_DEPTH} levels deep",
+                    limit="MAX_DEPTH",
+                )
+            if isinstance(value, str) and size > limits.MAX_VALUE_CHARS:
+                raise self._too_long(path)
+            self._count(size, path)
+            return value, size, depth
+        pieces: list[str] = []
+        length = 0
+        last = 0
+        for m in SUBSTITUTION.finditer(text):
+            piece = self._inline(m, path)
+            pieces += (text[last : m.start()], piece)
+            length += m.start() - last + len(piece)
+            last = m.end()
+            if length > limits.MAX_VALUE_CHARS:
+                raise self._too_long(path)
+        if not pieces:
+            self._count(len(text), path)
+            return text, len(text), 0
+        pieces.append(text[last:])
+        out = "".join(pieces)
+        if len(out) > limits.MAX_VALUE_CHARS:
+            raise self._too_long(path)
+        self._count(len(out), path)
+        return out, len(out), 0
+
+    @staticmethod
+    def _too_long(path: tuple) -> FieldProblem:
+        return FieldProblem(
+            path,
+            f"the value is longer than {limits.MAX_VALUE_CHARS:,} characters after substitution",
+            limit="MAX_VALUE_CHARS",
+        )
 
     def _inline(self, m: re.Match[str], path: tuple) -> str:
         expr = m.group(1).strip()
@@ -212,16 +321,26 @@ class Substituter:
         if name in self._stack:
             cycle = " -> ".join(self._stack[self._stack.index(name) :] + [name])
             raise FieldProblem((), f"variable cycle: {cycle}", at=(var.line, var.field))
+        if len(self._stack) >= limits.MAX_VARIABLE_NESTING:
+            raise FieldProblem(
+                (),
+                f"variables nested more than {limits.MAX_VARIABLE_NESTING} deep: "
+                + " -> ".join(self._stack[:3] + ["..."] + self._stack[-2:] + [name]),
+                at=(var.line, var.field),
+                limit="MAX_VARIABLE_NESTING",
+            )
         self._stack.append(name)
+        outer_total, self.total = self.total, 0  # counted where the variable is used
         try:
-            value = self.substitute(var.value)
+            value, _, _ = self._sub(var.value, (), 0)
         except FieldProblem as problem:
             if problem.at is not None:
                 raise
             sub = format_path(problem.path)
             field = var.field + ("." + sub if sub and not sub.startswith("[") else sub)
-            raise FieldProblem((), problem.message, at=(var.line, field)) from None
+            raise FieldProblem((), problem.message, at=(var.line, field), limit=problem.limit) from None
         finally:
             self._stack.pop()
+            self.total = outer_total
         self._resolved[name] = value
         return value

@@ -88,7 +88,8 @@ def resolve_job_paths(settings: dict[str, Any], workspace_root: str | None) -> d
         if isinstance(task, dict):
             _resolve_task(task, ("tasks", i), workspace_root, has_git)
     for i, env in enumerate(out.get("environments") or []):
-        deps = env.get("spec", {}).get("dependencies") if isinstance(env, dict) else None
+        spec = env.get("spec") if isinstance(env, dict) else None
+        deps = spec.get("dependencies") if isinstance(spec, dict) else None
         if not isinstance(deps, list):
             continue
         for j, dep in enumerate(deps):

@@ -45,7 +45,7 @@ def test_malformed_front_matter_after_blank_lines(write):
     text = "\n\n---\ntitle: x\nowner: me@example.com\n  bad: indent\n---\n" + JOB
     err = fail(write(text))
     assert err.line == line_no(text, "bad: indent")
-    assert err.message == "invalid YAML in the front matter: mapping values are not allowed here"
+    assert err.message == "invalid YAML in the front matter: mapping values are not allowed in this context"
 
 
 def test_unclosed_front_matter(write):
