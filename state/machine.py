@@ -257,7 +257,14 @@ def cancel_with_dependents(
         transition(session, task_id, TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED, actor=actor, reason=reason,
                    any_lease=True, now=now)
     else:
-        transition(session, task_id, TaskStatus.PENDING, TaskStatus.CANCELLED, actor=actor, reason=reason, now=now)
+        try:
+            transition(session, task_id, TaskStatus.PENDING, TaskStatus.CANCELLED, actor=actor, reason=reason, now=now)
+        except TransitionConflict as conflict:
+            # Claimed while we waited for its row (PostgreSQL): cancel it as a running task.
+            if not (running and conflict.actual_status == TaskStatus.IN_PROGRESS.value):
+                raise
+            transition(session, task_id, TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED, actor=actor, reason=reason,
+                       any_lease=True, now=now)
     cancelled = [task_id]
     frontier = [task_id]
     while frontier:
