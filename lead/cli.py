@@ -231,9 +231,23 @@ def show(
             "plan": redact(record.plan) if record.plan else None,
             "result": redact(record.result) if record.result else None,
             "source": {"path": record.source_path, "line": record.source_line, "field": record.source_field},
+            "revision": record.revision,
+            "deployment_key": record.deployment_key,
+            "retry_generation": record.retry_generation,
+            "schedule": record.schedule,
+            "occurrence": record.occurrence if record.schedule else None,
+            "scheduled_for": record.scheduled_for.isoformat() if record.scheduled_for else None,
+            "not_before": record.not_before.isoformat() if record.not_before else None,
+            "checkpoint": redact(record.checkpoint) if record.checkpoint else None,
             "events": [e.as_json() for e in reversed(events)],
         }
     lines = [f"{row.id} {row.type}: {row.title}", f"status {row.status}" + (f", phase {row.phase}" if row.phase else "") + f", attempts {row.attempts}/{row.max_attempts}"]
+    if record.deployment_key:
+        lines.append(f"deployment {record.deployment_key} (revision {record.revision})")
+    if record.schedule:
+        lines.append(f"recurring {json.dumps(record.schedule)}: occurrence {record.occurrence}, due {data['scheduled_for']}")
+    if record.checkpoint:
+        lines.append(f"waiting until {data['not_before']} to check again: {json.dumps(data['checkpoint'])}")
     if record.source_path:
         lines.append(f"source {record.source_path}:{record.source_line or '?'}" + (f" ({record.source_field})" if record.source_field else ""))
     if row.depends_on:
