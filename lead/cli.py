@@ -96,13 +96,14 @@ def submit(
     from sqlmodel import Session
 
     from lead.identity import requirement_identity, task_specs_with_identity
+    from lead.remediation_block import with_remediation
     from state.engine import writer
     from state.models import format_id
     from state.submissions import record_submission
     from state.views import task_rows
 
     bundle, target, identity = requirement_identity(doc)
-    specs = task_specs_with_identity(doc, bundle, target)
+    specs = with_remediation(task_specs_with_identity(doc, bundle, target), doc.front_matter, doc.owner)
     engine = open_engine(db)
     for attempt in range(3):
         # A writer session: SQLite takes the write lock at BEGIN (no read-to-write upgrade that
@@ -382,6 +383,13 @@ def _indent_json(value: Any) -> str:
 from lead.cli_db import app as db_app  # noqa: E402  (the `lead db` group lives in its own module)
 
 app.add_typer(db_app, name="db")
+
+from lead import cli_remediation  # noqa: E402  (failure remediation commands live in their own module)
+
+app.command("watch")(cli_remediation.watch)
+app.command("remediate")(cli_remediation.remediate)
+app.command("feedback")(cli_remediation.feedback)
+app.add_typer(cli_remediation.decisions_app, name="decisions")
 
 
 def main() -> None:

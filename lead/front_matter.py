@@ -14,6 +14,7 @@ Fields (anything else is an error naming the field):
 | ``run_after_deploy`` | list of job keys | each becomes a ``run_job`` task after its deploy |
 | ``bundle`` | string, or ``{name: ...}`` | ``${bundle.name}`` |
 | ``target`` | string | ``${bundle.target}`` |
+| ``remediation`` | mapping | how failed runs are handled (see `lead.remediation_block`) |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from lead.defaults import check_defaults
 from lead.errors import FieldProblem
+from lead.remediation_block import check_remediation
 from lead.substitution import suggest
 
 FIELDS = (
@@ -37,6 +39,7 @@ FIELDS = (
     "run_after_deploy",
     "bundle",
     "target",
+    "remediation",
 )
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -56,6 +59,7 @@ class FrontMatter:
     run_after_deploy: tuple[str, ...] = ()
     bundle_name: str | None = None
     target: str | None = None
+    remediation: dict[str, Any] | None = None
 
 
 def _string(data: dict, key: str) -> str | None:
@@ -144,4 +148,5 @@ def read_front_matter(data: Any) -> FrontMatter:
         run_after_deploy=tuple(run_after),
         bundle_name=bundle,
         target=_string(data, "target"),
+        remediation=check_remediation(data["remediation"]) if "remediation" in data else None,
     )

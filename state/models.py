@@ -188,3 +188,54 @@ class Deployment(SQLModel, table=True):
     task_id: Optional[int] = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Decision(SQLModel, table=True):
+    """One remediation decision about one failed run (the decision log).
+
+    `task_id` is the `remediate_run` task that decided; `workspace`, `run_id`, `repair_count`
+    name the failure (a run is decided at most once per repair count). `inputs_digest` is a
+    sha256 of what was read (messages, codes, cluster spec). `message` is the masked error
+    excerpt the classifier read (kept for feedback and training export). `category`,
+    `remediation`, `confidence` (0..1), `evidence` (the line that decided), `layer` and
+    `priority` come from the classifier; `reason` says why the policy chose the remediation.
+    `detail` holds what apply did or will do (the field diff of a new-parameters retry, so a
+    person can revert it; the e-mail sent). `status` is PLANNED, APPLIED or FAILED; `outcome`
+    SUCCESS or FAILED once the repaired run ends (None before, and for decisions without a
+    repair). `feedback_*` hold a person's correction (`lead feedback`).
+    """
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("workspace", "run_id", "repair_count", name="uq_decision_run"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    task_id: Optional[int] = Field(default=None, index=True)
+    workspace: str
+    run_id: int = Field(index=True)
+    repair_count: int = 0
+    job_id: Optional[int] = Field(default=None, index=True)
+    job_name: Optional[str] = None
+    inputs_digest: str
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    category: str
+    remediation: str
+    confidence: float
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False))
+    layer: str
+    priority: str
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "PLANNED"
+    outcome: Optional[str] = None
+    outcome_run_state: Optional[str] = None
+    feedback_remediation: Optional[str] = None
+    feedback_category: Optional[str] = None
+    feedback_note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    feedback_at: Optional[datetime] = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+    @property
+    def ref(self) -> str:
+        """The id as shown to people, e.g. `D-0001`."""
+        return f"D-{self.id:04d}"

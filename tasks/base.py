@@ -226,6 +226,7 @@ class TaskContext:
         checkpoint: what the phase left when it last raised `CheckAgain` (None at first).
         deployments: the deployment records (`DeploymentRecords`): which job a deployment
             key names in a workspace, written as soon as a job is created.
+        decisions: the remediation decision log (`DecisionRecords`).
         follow_ups: tasks `follow_up` collected during this claim.
     """
 
@@ -246,6 +247,7 @@ class TaskContext:
     retry_generation: int = 0
     checkpoint: dict[str, Any] | None = None
     deployments: "DeploymentRecords | None" = None
+    decisions: "DecisionRecords | None" = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     _workspace: Any = field(default=None, repr=False)
 
@@ -277,6 +279,26 @@ class DeploymentRecords(Protocol):
         self, workspace: str, key: str, *, job_id: int | None, settings_hash: str | None = None,
         extra_job_ids: list[int] | None = None,
     ) -> None: ...
+
+
+class DecisionRecords(Protocol):
+    """The remediation decision log, as a task type sees it (the worker provides it).
+
+    `record(workspace, run_id, repair_count, **fields) -> decision id` creates or updates the
+    decision of one failure; `update(decision_id, **fields)`; `count(workspace, run_id=None,
+    job_id=None, since_hours=None) -> int` counts retries decided (the budget);
+    `corrections() -> [{"message", "category", "remediation"}]` are people's corrections (the
+    classifier's extra labelled examples). Fields: see `state.decisions.DECISION_FIELDS`.
+    """
+
+    def record(self, workspace: str, run_id: int, repair_count: int, **fields: Any) -> int: ...
+
+    def update(self, decision_id: int, **fields: Any) -> None: ...
+
+    def count(self, workspace: str, *, run_id: int | None = None, job_id: int | None = None,
+              since_hours: float | None = None) -> int: ...
+
+    def corrections(self) -> list[dict[str, Any]]: ...
 
 
 class TaskType(Protocol):

@@ -14,6 +14,8 @@ TASK_TYPES: dict[str, str] = {
     "deploy_job": "tasks.deploy_job:DeployJob",
     "run_job": "tasks.run_job:RunJob",
     "workspace_check": "tasks.workspace_check:WorkspaceCheck",
+    "remediate_run": "tasks.remediate_run:RemediateRun",
+    "watch_runs": "tasks.watch_runs:WatchRuns",
 }
 
 

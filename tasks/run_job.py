@@ -23,6 +23,8 @@ Result: `{"job_id", "run_id", "run_page_url", "life_cycle_state", "result_state"
 "state_message", "termination": {"code", "type", "message"}, "duration_ms", "idempotency_token",
 "task_errors": [{"task_key", "run_id", "result_state", "error"}]}`. A result state other than
 `SUCCESS` raises `PermanentFailure` carrying that result; so does the timeout (run id kept).
+With the requirement's `remediation: {enabled: true}` (carried in the payload), a failed run
+also enqueues its `remediate_run` follow-up.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ class RunJob:
             result = self._summary(ctx, run, job_id, token)
             if result["result_state"] == "SUCCESS":
                 return result
+            self._remediate(ctx, run, job_id)
             raise PermanentFailure(self._failure_message(result), result=result)
         settings = ctx.settings or {}
         timeout = float(settings.get("run_timeout_seconds", 3600.0))
@@ -150,6 +153,19 @@ class RunJob:
         )
         raise CheckAgain(interval, {**checkpoint, "polls": polls + 1, "state": state},
                          reason=f"run {run_id} of job {job_id} is {state}")
+
+    def _remediate(self, ctx: TaskContext, run: Any, job_id: int) -> None:
+        """With the requirement's `remediation: {enabled: true}`, enqueue the failed run's
+        `remediate_run` (recorded with this task's FAILED outcome)."""
+        config = ctx.payload.get("remediation") or {}
+        if not config.get("enabled"):
+            return
+        from tasks.remediate_run import remediate_follow_up
+
+        host = (ctx.workspace.config.host or "").rstrip("/")
+        ctx.follow_up(remediate_follow_up(host, int(run.run_id), 0, job_id=job_id, job_name=run.run_name, source="run_job",
+                                          remediation=config, owner=ctx.payload.get("owner")))
+        ctx.log(f"run {run.run_id} failed: remediation enqueued")
 
     def _task_errors(self, ctx: TaskContext, run: Any) -> list[dict[str, Any]]:
         """The failed task runs with their error (`jobs/runs/get-output`: `error`, `error_trace`)."""

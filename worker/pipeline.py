@@ -53,6 +53,7 @@ from tasks.base import (
 from tasks.registry import UnknownTaskType, get_task_type
 from worker import log
 from worker.db_retry import DbRetry
+from worker.decision_records import StateDecisionRecords
 from worker.deployment_records import StateDeploymentRecords
 from worker.heartbeats import LeaseKeeper
 from worker.progress_writer import ProgressWriter
@@ -216,6 +217,7 @@ class TaskRunner:
             log=lambda message: log.emit(worker=owner, task=ref, event="note", message=message),
             settings=dict(self.settings.task_settings),
             deployments=StateDeploymentRecords(self.engine, self.db, claim.task_id),
+            decisions=StateDecisionRecords(self.engine, self.db, claim.task_id),
         )
         phases = [Phase.VALIDATE, Phase.PLAN, Phase.APPLY]
         plan: Plan | None = None
