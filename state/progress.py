@@ -69,9 +69,14 @@ def render_progress(session: Session, progress_dir: Path | None = None, requirem
     now = utcnow()
     all_summaries = requirement_summaries(session)
     written = []
+    remediation = render_remediation(session, now)
     board = progress_dir / "README.md"
-    write_atomic(board, render_board(all_summaries, now))
+    write_atomic(board, render_board(all_summaries, now, remediation=remediation is not None))
     written.append(board)
+    if remediation is not None:
+        path = progress_dir / "remediation.md"
+        write_atomic(path, remediation)
+        written.append(path)
     wanted = set(requirement_ids) if requirement_ids is not None else None
     for summary in all_summaries:
         number = int(summary.id.split("-")[1])
@@ -86,8 +91,41 @@ def render_progress(session: Session, progress_dir: Path | None = None, requirem
     return written
 
 
-def render_board(summaries: list[RequirementSummary], now: datetime) -> str:
-    """The board: one row per requirement with its task counts per status."""
+def render_remediation(session: Session, now: datetime, limit: int = 200) -> str | None:
+    """The "Remediation" page: failed runs, the decision taken on each and its outcome, newest
+    first (None when no decision exists yet). Everything shown is masked."""
+    from state.decisions import decision_as_json, list_decisions
+    from state.redaction import redact
+
+    rows = [redact(decision_as_json(row)) for row in list_decisions(session, limit)]
+    if not rows:
+        return None
+    lines = [
+        "# Remediation",
+        "",
+        f"_Generated {now.isoformat(timespec='seconds')} by job-agent. Correct a decision with "
+        "`lead feedback D-0001 --action ...`._",
+        "",
+        "| decision | run | job | category | remediation | confidence | status | outcome | evidence | feedback |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        fb = r["feedback"]
+        repair = f" (repair {r['repair_count']})" if r["repair_count"] else ""
+        lines.append(
+            f"| {r['id']} | {r['run_id']}{repair} | "
+            f"{_cell(str(r['job_name'] or r['job_id'] or ''))} | {r['category']} | {r['remediation']} | {r['confidence']:.2f} | "
+            f"{r['status']} | {r['outcome'] or ''} | {_cell(_first_line(r['evidence']) or '')} | "
+            f"{(fb['remediation'] + (' / ' + fb['category'] if fb['category'] else '')) if fb else ''} |"
+        )
+    lines += ["", "Why each was decided:", ""]
+    lines += [f"- {r['id']}: {_cell(r['reason'] or '')}" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_board(summaries: list[RequirementSummary], now: datetime, *, remediation: bool = False) -> str:
+    """The board: one row per requirement with its task counts per status (and a link to the
+    Remediation page when there are decisions)."""
     lines = [
         "# Progress",
         "",
@@ -106,6 +144,8 @@ def render_board(summaries: list[RequirementSummary], now: datetime) -> str:
         )
     totals = {status: sum(s.counts.get(status, 0) for s in summaries) for status in STATUS_ORDER}
     lines += ["", "Totals: " + ", ".join(f"{status} {n}" for status, n in totals.items()), ""]
+    if remediation:
+        lines += ["Failed runs and what was done about them: [Remediation](remediation.md)", ""]
     return "\n".join(lines)
 
 

@@ -116,7 +116,7 @@ class RemediateRun:
         run = w.jobs.get_run(run_id, include_history=True)
         life = _enum(run.state.life_cycle_state) if run.state else None
         if life not in TERMINAL:
-            raise CheckAgain(30.0, {"waiting_for": "the run to end"}, reason=f"run {run_id} is {life}: it has not ended yet")
+            raise CheckAgain(self._interval(ctx, 3), {"waiting_for": "the run to end"}, reason=f"run {run_id} is {life}: it has not ended yet")
         repairs = [h for h in (run.repair_history or []) if _enum(h.type) == "REPAIR"]
         repair_count = len(repairs)
         latest_repair_id = repairs[-1].id if repairs else None
@@ -331,7 +331,7 @@ class RemediateRun:
                 detail["repair_id"] = repair_id
                 result["repair_id"] = repair_id
                 self._update(ctx, decision_id, status="APPLIED", detail=detail)
-                raise CheckAgain(5.0, {"following": repair_id, "decision_id": decision_id, "polls": 0,
+                raise CheckAgain(self._interval(ctx, 0), {"following": repair_id, "decision_id": decision_id, "polls": 0,
                                        "started_at": time.time(), "result": result},
                                  reason=f"run {run_id} repaired (repair {repair_id}); following it")
             elif action.kind is ActionKind.NOTIFY:
@@ -378,12 +378,19 @@ class RemediateRun:
         ctx.log(f"run {run_id} repaired: repair {repair_id}")
         return repair_id
 
+    @staticmethod
+    def _interval(ctx: TaskContext, polls: int) -> float:
+        """Seconds before checking a run again: the worker's run polling settings (as `run_job`)."""
+        settings = ctx.settings or {}
+        return min(float(settings.get("run_poll_initial_seconds", 1.0)) * float(settings.get("run_poll_backoff", 1.5)) ** polls,
+                   float(settings.get("run_poll_max_seconds", 30.0)))
+
     def _follow(self, ctx: TaskContext, host: str, run_id: int, decision: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
         run = ctx.workspace.jobs.get_run(run_id, include_history=True)
         life = _enum(run.state.life_cycle_state) if run.state else None
         polls = int(checkpoint.get("polls") or 0)
         if life not in TERMINAL:
-            raise CheckAgain(min(5.0 * 1.5 ** polls, 60.0), {**checkpoint, "polls": polls + 1},
+            raise CheckAgain(self._interval(ctx, polls + 1), {**checkpoint, "polls": polls + 1},
                              reason=f"repair {checkpoint['following']} of run {run_id} is {life}")
         state = _enum(run.state.result_state)
         outcome = "SUCCESS" if state in ("SUCCESS", "SUCCESS_WITH_FAILURES") else "FAILED"
