@@ -41,6 +41,7 @@ def run(
     profile: Annotated[Optional[str], typer.Option("--profile", help="Databricks config profile (~/.databrickscfg); SDK unified auth otherwise.")] = None,
     sandbox: Annotated[bool, typer.Option("--sandbox", help="Run against the local workspace emulator: nothing reaches Databricks.")] = False,
     sandbox_state: Annotated[Optional[Path], typer.Option("--sandbox-state", help="Sandbox state file [default: .job-agent/sandbox.json].")] = None,
+    sandbox_scenario: Annotated[Optional[Path], typer.Option("--sandbox-scenario", exists=True, dir_okay=False, help="A sandbox scenario file: which runs fail, how, and when a retry succeeds (see sandbox/scenarios.py).")] = None,
     sandbox_clock_speed: Annotated[float, typer.Option("--sandbox-clock-speed", min=0.0, help="Simulated seconds per real second in the sandbox.")] = 60.0,
     progress_dir: Annotated[Optional[Path], typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")] = None,
     run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run_job task follows a run before giving up.")] = 3600.0,
@@ -78,7 +79,8 @@ def run(
     stopping = threading.Event()
     citer = Citer(lambda message: log.emit(worker=worker_id, event="note", message=message), enabled=citations)
     state_file = sandbox_state or (home_dir() / "sandbox.json")
-    with open_workspace(sandbox=sandbox, sandbox_state=state_file, sandbox_clock_speed=sandbox_clock_speed, profile=profile) as provider:
+    with open_workspace(sandbox=sandbox, sandbox_state=state_file, sandbox_clock_speed=sandbox_clock_speed, profile=profile,
+                        sandbox_scenario=sandbox_scenario) as provider:
         # Connect before claiming anything: bad credentials are the user's to fix, not a task failure.
         try:
             user = provider.check(retry_timeout_seconds=connect_timeout)

@@ -47,7 +47,8 @@ class WorkspaceProvider:
 
 @contextlib.contextmanager
 def open_workspace(
-    *, sandbox: bool, sandbox_state: Path | None = None, sandbox_clock_speed: float = 60.0, profile: str | None = None
+    *, sandbox: bool, sandbox_state: Path | None = None, sandbox_clock_speed: float = 60.0, profile: str | None = None,
+    sandbox_scenario: Path | None = None,
 ) -> Iterator[WorkspaceProvider]:
     """Yield the workspace provider for this worker run (and stop the sandbox afterwards).
 
@@ -59,7 +60,7 @@ def open_workspace(
 
         if sandbox_state is not None:
             sandbox_state.parent.mkdir(parents=True, exist_ok=True)
-        with running_sandbox(state_file=sandbox_state, clock_speed=sandbox_clock_speed) as sb:
+        with running_sandbox(state_file=sandbox_state, clock_speed=sandbox_clock_speed, scenario=sandbox_scenario) as sb:
             yield WorkspaceProvider(
                 lambda **_: sb.workspace_client(), f"SANDBOX at {sb.url} (local emulator; nothing reaches Databricks)"
             )
