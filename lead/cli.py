@@ -382,6 +382,7 @@ def _indent_json(value: Any) -> str:
 from lead.cli_db import app as db_app  # noqa: E402  (the `lead db` group lives in its own module)
 
 app.add_typer(db_app, name="db")
+app.add_typer(__import__("lead.cli_webhook", fromlist=["app"]).app, name="webhook")  # `lead webhook serve` (lead/cli_webhook.py)
 
 
 def main() -> None:
