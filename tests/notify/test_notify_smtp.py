@@ -11,7 +11,7 @@ import traceback
 from email import message_from_bytes, policy
 
 import pytest
-from conftest import PASSWORD, USER, free_port
+from notify_helpers import PASSWORD, USER, free_port
 
 from tasks.notifier import (
     NotificationError,

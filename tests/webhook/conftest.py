@@ -3,11 +3,14 @@ free port, its own thread) over a SQLite file in tmp, and an `httpx` client for 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-USER = "databricks-destination"
-PASSWORD = "Wh-P4ssw0rd-for-the-destination"
-HOST = "https://adb-1234567890123456.7.azuredatabricks.net"
+sys.path.insert(0, str(Path(__file__).parent))  # for `from webhook_helpers import ...`
+
+from webhook_helpers import HOST, PASSWORD, USER  # noqa: E402
 
 
 class Intake:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PASSWORD, USER
+from webhook_helpers import PASSWORD, USER
 
 REPO = Path(__file__).resolve().parents[2]
 

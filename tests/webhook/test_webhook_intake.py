@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import HOST, PASSWORD, USER
+from webhook_helpers import HOST, PASSWORD, USER
 
 from state.models import format_id
 
