@@ -383,7 +383,9 @@ def _indent_json(value: Any) -> str:
 from lead.cli_db import app as db_app  # noqa: E402  (the `lead db` group lives in its own module)
 
 app.add_typer(db_app, name="db")
-app.add_typer(__import__("lead.cli_webhook", fromlist=["app"]).app, name="webhook")  # `lead webhook serve` (lead/cli_webhook.py)
+from lead.cli_webhook import app as webhook_app  # noqa: E402
+
+app.add_typer(webhook_app, name="webhook")
 
 from lead import cli_remediation  # noqa: E402  (failure remediation commands live in their own module)
 

@@ -228,6 +228,10 @@ class TaskContext:
             key names in a workspace, written as soon as a job is created.
         decisions: the remediation decision log (`DecisionRecords`).
         follow_ups: tasks `follow_up` collected during this claim.
+        save_checkpoint: store a checkpoint now, while the lease is held (raises `LeaseLost` /
+            `RevisionSuperseded`): a worker that dies after it resumes the same phase with
+            `ctx.checkpoint` set instead of starting over (e.g. before a call that must not be
+            repeated, so the resumed phase checks the remote state first).
     """
 
     task_id: int
@@ -249,6 +253,7 @@ class TaskContext:
     deployments: "DeploymentRecords | None" = None
     decisions: "DecisionRecords | None" = None
     follow_ups: list[FollowUp] = field(default_factory=list)
+    save_checkpoint: Callable[[dict[str, Any]], None] = lambda data: None
     _workspace: Any = field(default=None, repr=False)
 
     def follow_up(self, task: FollowUp) -> None:

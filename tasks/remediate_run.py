@@ -327,6 +327,8 @@ class RemediateRun:
                 detail["changes"] = [{"field": c.field, "before": c.before, "after": c.after} for c in action.changes]
                 result["changes"] = detail["changes"]
             elif action.kind is ActionKind.REPAIR:
+                # A worker dying from here on resumes this apply: the repair history decides.
+                ctx.save_checkpoint({"repairing": run_id, "decision_id": decision_id})
                 repair_id = self._repair(ctx, run_id, decision["repair_count"], action.params.get("latest_repair_id"))
                 detail["repair_id"] = repair_id
                 result["repair_id"] = repair_id

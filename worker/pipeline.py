@@ -218,6 +218,8 @@ class TaskRunner:
             settings=dict(self.settings.task_settings),
             deployments=StateDeploymentRecords(self.engine, self.db, claim.task_id),
             decisions=StateDecisionRecords(self.engine, self.db, claim.task_id),
+            save_checkpoint=lambda data: self._held("save checkpoint", lambda session: update_held(
+                session, claim.task_id, lease_owner=owner, values={"checkpoint": data})),
         )
         phases = [Phase.VALIDATE, Phase.PLAN, Phase.APPLY]
         plan: Plan | None = None

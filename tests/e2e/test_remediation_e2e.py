@@ -58,7 +58,7 @@ def _remediated(e2e, scenario: dict, *, remediation: str = "{enabled: true, esca
                 node: str = "i3.xlarge", worker_runs: int = 1):
     e2e.sb.load_scenario(scenario)
     text = requirement(notebook_job("etl", "Nightly ETL", node_type=node),
-                       extra=f"owner: {OWNER}\nrun_after_deploy: [etl]\nremediation: {remediation}\n")
+                       extra=f"run_after_deploy: [etl]\nremediation: {remediation}\n")
     path = e2e.write("req.md", text)
     code, _, err = e2e.lead("submit", str(path))
     assert code == 0, err
@@ -148,3 +148,34 @@ def _cluster():
     from databricks.sdk.service import compute
 
     return compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=1)
+
+
+def test_sigkill_during_the_repair_leaves_exactly_one_repair(e2e, inbox):
+    import signal
+    import time
+
+    e2e.sb.load_scenario({"rules": [{"job": "Nightly ETL", "task": "step", "attempts": [1],
+                                     "message": "java.net.SocketException: Connection reset"}]})
+    path = e2e.write("req.md", requirement(notebook_job("etl", "Nightly ETL"),
+                                           extra="run_after_deploy: [etl]\nremediation: {enabled: true}\n"))
+    assert e2e.lead("submit", str(path))[0] == 0
+    e2e.sb.add_fault("/api/2.2/jobs/runs/repair", "latency", count=1, latency_ms=3000)  # the repair call hangs
+    proc = e2e.spawn_worker("--until-idle", "--poll-interval", "0.05", "--lease-ttl", "3", log_name="killed.log")
+    engine = e2e.engine()
+    try:
+        deadline = time.monotonic() + 120
+        while not any(rule["seen"] for rule in e2e.sb.faults()):
+            assert time.monotonic() < deadline and proc.poll() is None, (e2e.root / "killed.log").read_text()[-3000:]
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # in the middle of runs/repair
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(3.5)  # the repair is applied by the service anyway; the dead worker's lease runs out
+    assert e2e.run_worker(settings={"run_poll_initial_seconds": 0.05}) .get("COMPLETE", 0) >= 1
+    with Session(engine) as session:
+        (decision,) = session.execute(select(Decision)).scalars().all()
+    run = e2e.sb.workspace_client().jobs.get_run(decision.run_id, include_history=True)
+    assert [h.type.value for h in run.repair_history] == ["ORIGINAL", "REPAIR"]
+    assert (decision.remediation, decision.status, decision.outcome) == ("RETRY", "APPLIED", "SUCCESS")
