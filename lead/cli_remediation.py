@@ -36,16 +36,33 @@ def _emit(as_json: bool, data, text: str) -> None:
     typer.echo(json.dumps(data, indent=2, default=str) if as_json else text)
 
 
-def _enqueue(db: str | None, *, kind: str, name: str, title: str, task) -> tuple[str, str, bool]:
+def _enqueue(db: str | None, *, kind: str, name: str, title: str, task, series: bool = False) -> tuple[str, str, bool]:
+    """Enqueue `task` in the requirement `<kind>/<name>`; returns (requirement, task, created).
+
+    With `series`, a live (PENDING or IN_PROGRESS) task of the same type already there means
+    nothing is created; otherwise the task gets a fresh spec key (a series cancelled earlier
+    keeps its own)."""
+    from dataclasses import replace
+
+    from sqlalchemy import func, select
     from sqlmodel import Session
 
     from state.engine import writer
-    from state.models import format_id
+    from state.models import Task, format_id
     from state.submissions import enqueue, ensure_requirement
 
     engine = open_engine(db)
     with Session(writer(engine)) as session:
         requirement_id = ensure_requirement(session, kind=kind, name=name, title=title)
+        if series:
+            live = session.execute(select(Task.id).where(
+                Task.requirement_id == requirement_id, Task.type == task.type,
+                Task.status.in_(("PENDING", "IN_PROGRESS")))).first()
+            if live is not None:
+                return format_id("requirement", requirement_id), format_id("task", live[0]), False
+            earlier = session.execute(select(func.count(func.distinct(Task.spec_key))).where(
+                Task.requirement_id == requirement_id, Task.type == task.type)).scalar_one()
+            task = replace(task, key=f"{task.key}#{earlier + 1}")
         ids = enqueue(session, requirement_id, [task], actor="lead", reason=f"enqueued by `lead {name.split('-')[0]}`")
         session.commit()
     return format_id("requirement", requirement_id), (format_id("task", ids[0]) if ids else ""), bool(ids)
@@ -72,9 +89,9 @@ def watch(
                    payload={"scope": scope, "lookback_seconds": 2 * seconds + 300, "remediation": config},
                    schedule={"every_seconds": seconds})
     requirement, task_ref, created = _enqueue(db, kind="recurring", name=f"watch-{scope}", title=f"Watch {scope} runs",
-                                              task=task)
+                                              task=task, series=True)
     text = (f"{requirement}: watching {scope} runs every {every} ({task_ref})" if created
-            else f"{requirement}: a watch of {scope} runs already exists; cancel it first to change it")
+            else f"{requirement}: {task_ref} already watches {scope} runs; `lead cancel {requirement}` first to change it")
     _emit(as_json, {"requirement": requirement, "task": task_ref or None, "created": created, "every_seconds": seconds,
                     "scope": scope}, text)
 

@@ -179,3 +179,48 @@ def test_sigkill_during_the_repair_leaves_exactly_one_repair(e2e, inbox):
     run = e2e.sb.workspace_client().jobs.get_run(decision.run_id, include_history=True)
     assert [h.type.value for h in run.repair_history] == ["ORIGINAL", "REPAIR"]
     assert (decision.remediation, decision.status, decision.outcome) == ("RETRY", "APPLIED", "SUCCESS")
+
+
+def test_lead_watch_finds_a_failed_run_of_any_job_and_remediates_it(e2e, inbox):
+    from databricks.sdk.service import jobs
+
+    e2e.sb.load_scenario({"rules": [{"job": "Hand-made job", "message": "java.lang.OutOfMemoryError: Java heap space",
+                                     "succeeds_when": {"min_memory_gb": 60}}]})
+    w = e2e.sb.workspace_client()
+    job_id = w.jobs.create(name="Hand-made job", tasks=[jobs.Task(task_key="t", notebook_task=jobs.NotebookTask(
+        notebook_path="/Workspace/Shared/job-agent/notebooks/ingest"), new_cluster=_cluster())]).job_id
+    run = w.jobs.run_now(job_id=job_id).result()
+    assert run.state.result_state.value == "FAILED"
+    code, out, err = e2e.lead("watch", "--every", "1h", "--scope", "all", "--json")
+    assert code == 0, err
+    assert json.loads(out)["created"] is True
+    assert e2e.lead("watch", "--every", "1h", "--scope", "all")[0] == 0  # a second watch of the same scope adds nothing
+    e2e.run_worker()
+    with Session(e2e.engine()) as session:
+        (decision,) = session.execute(select(Decision)).scalars().all()
+        watch = session.execute(select(Task).where(Task.type == "watch_runs").order_by(Task.id)).scalars().all()
+    assert (decision.run_id, decision.remediation, decision.outcome) == (run.run_id, "RETRY_WITH_NEW_PARAMS", "SUCCESS")
+    assert w.jobs.get(job_id).settings.tasks[0].new_cluster.node_type_id == "i3.2xlarge"
+    assert [t.status for t in watch] == ["COMPLETE", "PENDING"]  # the next look is due in an hour
+    assert watch[0].result["enqueued"] == [run.run_id]
+
+
+def test_the_example_shows_a_failed_run_a_decision_a_repair_and_an_e_mail(e2e, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    monkeypatch.delenv("JOB_AGENT_SMTP_HOST", raising=False)
+    monkeypatch.setenv("JOB_AGENT_HOME", str(tmp_path / ".job-agent"))
+    repo = Path(__file__).resolve().parents[2]
+    import yaml
+
+    e2e.sb.load_scenario(yaml.safe_load((repo / "examples" / "remediation-scenario.yaml").read_text()))
+    code, _, err = e2e.lead("submit", str(repo / "examples" / "remediation.md"))
+    assert code == 0, err
+    e2e.run_worker()
+    with Session(e2e.engine()) as session:
+        decisions = {d.job_name: d for d in session.execute(select(Decision)).scalars()}
+    assert (decisions["Nightly orders"].remediation, decisions["Nightly orders"].outcome) == ("RETRY_WITH_NEW_PARAMS", "SUCCESS")
+    export = decisions["Orders export"]
+    assert export.remediation == "NOTIFY_OWNER" and export.detail["email"]["delivered"] == "file"
+    mail = Path(export.detail["email"]["path"]).read_text()
+    assert "Orders export" in mail and "PERMISSION_DENIED" in mail
