@@ -111,6 +111,14 @@ class Plan:
         return all(a.kind is ActionKind.NO_OP for a in self.actions)
 
 
+def enum_value(value: Any) -> str | None:
+    """The string value of an SDK enum (`jobs.RunLifeCycleState.TERMINATED` -> "TERMINATED"),
+    a plain string as it is, None as None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
 def fingerprint(value: Any) -> str:
     """A stable sha256 (hex, first 16 chars) of a JSON-like value: the remote state a plan read."""
     text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))

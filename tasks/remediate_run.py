@@ -50,6 +50,7 @@ from tasks.base import (
     StalePlan,
     TaskContext,
     ValidationFailed,
+    enum_value,
     fingerprint,
 )
 
@@ -62,8 +63,6 @@ EXCERPT_CHARS = 2000
 """How much of an error message the decision keeps (and an e-mail shows)."""
 
 
-def _enum(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
 
 
 def remediation_key(host: str, run_id: int, repair_count: int) -> str:
@@ -114,10 +113,10 @@ class RemediateRun:
         host = (w.config.host or "").rstrip("/")
         run_id = int(ctx.payload["run_id"])
         run = w.jobs.get_run(run_id, include_history=True)
-        life = _enum(run.state.life_cycle_state) if run.state else None
+        life = enum_value(run.state.life_cycle_state) if run.state else None
         if life not in TERMINAL:
             raise CheckAgain(self._interval(ctx, 3), {"waiting_for": "the run to end"}, reason=f"run {run_id} is {life}: it has not ended yet")
-        repairs = [h for h in (run.repair_history or []) if _enum(h.type) == "REPAIR"]
+        repairs = [h for h in (run.repair_history or []) if enum_value(h.type) == "REPAIR"]
         repair_count = len(repairs)
         latest_repair_id = repairs[-1].id if repairs else None
         facts = self._facts(ctx, run)
@@ -167,7 +166,7 @@ class RemediateRun:
         details = run.status.termination_details if run.status else None
         messages, traces, lines = [], [], []
         for task in run.tasks or []:
-            state = _enum(task.state.result_state) if task.state else None
+            state = enum_value(task.state.result_state) if task.state else None
             if state not in FAILED_TASK_STATES or state == "UPSTREAM_FAILED":
                 continue
             error, trace = (task.state.state_message if task.state else None), None
@@ -181,7 +180,7 @@ class RemediateRun:
                 lines.append(f"task {task.task_key} {state}: {error}")
             if trace:
                 traces.append(trace)
-        termination = {"code": _enum(details.code) if details else None, "type": _enum(details.type) if details else None,
+        termination = {"code": enum_value(details.code) if details else None, "type": enum_value(details.type) if details else None,
                        "message": details.message if details else None}
         state_message = run.state.state_message if run.state else None
         message = "\n".join(messages) or termination["message"] or state_message or ""
@@ -189,9 +188,9 @@ class RemediateRun:
         digest = hashlib.sha256(repr((message, trace, termination, state_message)).encode()).hexdigest()
         excerpt = redact_text(message)[:EXCERPT_CHARS]
         return {"message": message, "trace": trace, "termination": termination, "state_message": state_message,
-                "result_state": _enum(run.state.result_state) if run.state else None, "lines": lines,
+                "result_state": enum_value(run.state.result_state) if run.state else None, "lines": lines,
                 "excerpt": excerpt, "digest": digest,
-                "failed_tasks": [t for t in (run.tasks or []) if t.state and _enum(t.state.result_state) in FAILED_TASK_STATES]}
+                "failed_tasks": [t for t in (run.tasks or []) if t.state and enum_value(t.state.result_state) in FAILED_TASK_STATES]}
 
     def _classify(self, ctx: TaskContext, facts: dict[str, Any]):
         from tasks.remediation.classify import Classifier
@@ -210,7 +209,7 @@ class RemediateRun:
             return "IGNORE", f"the run ended {result}"
         if code == "USER_CANCELED" or (result == "CANCELED" and code in (None, "CANCELED")):
             return "IGNORE", "the run was cancelled by a user"
-        if code in ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED") or _enum(run.state.life_cycle_state) == "SKIPPED":
+        if code in ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED") or enum_value(run.state.life_cycle_state) == "SKIPPED":
             return "IGNORE", "the run was skipped (concurrency limit)"
         newer = self._newer_success(ctx, run)
         if newer is not None:
@@ -237,7 +236,7 @@ class RemediateRun:
         if not run.job_id or not run.start_time:
             return None
         for other in ctx.workspace.jobs.list_runs(job_id=run.job_id, completed_only=True, start_time_from=run.start_time + 1, limit=25):
-            if other.run_id != run.run_id and other.state and _enum(other.state.result_state) == "SUCCESS":
+            if other.run_id != run.run_id and other.state and enum_value(other.state.result_state) == "SUCCESS":
                 return other.run_id
         return None
 
@@ -371,7 +370,7 @@ class RemediateRun:
     def _repair(self, ctx: TaskContext, run_id: int, planned_repairs: int, latest_repair_id: int | None) -> int:
         """Repair the run unless a repair happened since the plan; returns the repair id."""
         run = ctx.workspace.jobs.get_run(run_id, include_history=True)
-        repairs = [h for h in (run.repair_history or []) if _enum(h.type) == "REPAIR"]
+        repairs = [h for h in (run.repair_history or []) if enum_value(h.type) == "REPAIR"]
         if len(repairs) > planned_repairs:
             ctx.log(f"run {run_id} was already repaired (repair {repairs[-1].id}) since the plan: not repairing again")
             return int(repairs[-1].id)
@@ -389,17 +388,17 @@ class RemediateRun:
 
     def _follow(self, ctx: TaskContext, host: str, run_id: int, decision: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
         run = ctx.workspace.jobs.get_run(run_id, include_history=True)
-        life = _enum(run.state.life_cycle_state) if run.state else None
+        life = enum_value(run.state.life_cycle_state) if run.state else None
         polls = int(checkpoint.get("polls") or 0)
         if life not in TERMINAL:
             raise CheckAgain(self._interval(ctx, polls + 1), {**checkpoint, "polls": polls + 1},
                              reason=f"repair {checkpoint['following']} of run {run_id} is {life}")
-        state = _enum(run.state.result_state)
+        state = enum_value(run.state.result_state)
         outcome = "SUCCESS" if state in ("SUCCESS", "SUCCESS_WITH_FAILURES") else "FAILED"
         self._update(ctx, checkpoint.get("decision_id"), outcome=outcome, outcome_run_state=f"{life}/{state}")
         result = {**(checkpoint.get("result") or {}), "outcome": outcome}
         if outcome == "FAILED":
-            repairs = [h for h in (run.repair_history or []) if _enum(h.type) == "REPAIR"]
+            repairs = [h for h in (run.repair_history or []) if enum_value(h.type) == "REPAIR"]
             ctx.follow_up(remediate_follow_up(
                 host, run_id, len(repairs), job_id=run.job_id, job_name=decision.get("job_name"), source="remediate_run",
                 remediation=ctx.payload.get("remediation"), owner=ctx.payload.get("owner")))

@@ -43,6 +43,7 @@ from tasks.base import (
     StalePlan,
     TaskContext,
     ValidationFailed,
+    enum_value,
     fingerprint,
 )
 
@@ -50,10 +51,6 @@ TERMINAL_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 _FAILED_TASK_STATES = {"FAILED", "TIMEDOUT", "CANCELED", "MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED"}
 
 
-def _enum(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
 
 
 def idempotency_token(ctx: TaskContext, job_id: int) -> str:
@@ -127,7 +124,7 @@ class RunJob:
             checkpoint = {"run_id": run_id, "started_at": time.time(), "polls": 0, "state": None}
             ctx.log(f"run {run_id} of job {job_id} started (idempotency token {token})")
         run = ctx.workspace.jobs.get_run(run_id)
-        state = _enum(run.state.life_cycle_state) if run.state else None
+        state = enum_value(run.state.life_cycle_state) if run.state else None
         if state != checkpoint.get("state"):
             ctx.log(f"run {run_id}: {state}")
         if state in TERMINAL_STATES:
@@ -173,7 +170,7 @@ class RunJob:
 
         out = []
         for task in run.tasks or []:
-            state = _enum(task.state.result_state) if task.state else None
+            state = enum_value(task.state.result_state) if task.state else None
             if state not in _FAILED_TASK_STATES:
                 continue
             entry = {"task_key": task.task_key, "run_id": task.run_id, "result_state": state,
@@ -192,18 +189,18 @@ class RunJob:
     def _summary(self, ctx: TaskContext, run: Any, job_id: int, token: str) -> dict[str, Any]:
         state = run.state
         details = run.status.termination_details if run.status else None
-        life = _enum(state.life_cycle_state) if state else None
+        life = enum_value(state.life_cycle_state) if state else None
         duration = run.run_duration or (run.end_time - run.start_time if run.end_time and run.start_time else None)
         result = {
             "job_id": job_id,
             "run_id": run.run_id,
             "run_page_url": run.run_page_url,
             "life_cycle_state": life,
-            "result_state": _enum(state.result_state) if state else None,
+            "result_state": enum_value(state.result_state) if state else None,
             "state_message": state.state_message if state else None,
             "termination": {
-                "code": _enum(details.code) if details else None,
-                "type": _enum(details.type) if details else None,
+                "code": enum_value(details.code) if details else None,
+                "type": enum_value(details.type) if details else None,
                 "message": details.message if details else None,
             },
             "duration_ms": duration,

@@ -24,7 +24,16 @@ import re
 import time
 from typing import Any
 
-from tasks.base import Action, ActionKind, Plan, Problem, TaskContext, ValidationFailed, fingerprint
+from tasks.base import (
+    Action,
+    ActionKind,
+    Plan,
+    Problem,
+    TaskContext,
+    ValidationFailed,
+    enum_value,
+    fingerprint,
+)
 from tasks.remediate_run import remediate_follow_up
 
 FAILED_RESULTS = frozenset({"FAILED", "TIMEDOUT", "INTERNAL_ERROR"})
@@ -32,8 +41,6 @@ OWNER_TAG = "job_agent_key"
 DEFAULT_LOOKBACK_SECONDS = 900
 
 
-def _enum(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
 
 
 class WatchRuns:
@@ -95,8 +102,8 @@ class WatchRuns:
         tags: dict[int, dict] = {}
         for run in w.jobs.list_runs(completed_only=True, start_time_from=since_ms, limit=25):
             seen += 1
-            result = _enum(run.state.result_state) if run.state else None
-            life = _enum(run.state.life_cycle_state) if run.state else None
+            result = enum_value(run.state.result_state) if run.state else None
+            life = enum_value(run.state.life_cycle_state) if run.state else None
             if result not in FAILED_RESULTS and life != "INTERNAL_ERROR":
                 continue
             failed += 1

@@ -14,7 +14,7 @@ import yaml
 from lead_helpers import line_no, md
 
 from lead import yaml_lines
-from lead.errors import RequirementsError, YamlError
+from lead.errors import YamlError
 from lead.requirements import load_requirements
 
 
