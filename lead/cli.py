@@ -382,6 +382,7 @@ def _indent_json(value: Any) -> str:
 from lead.cli_db import app as db_app  # noqa: E402  (the `lead db` group lives in its own module)
 
 app.add_typer(db_app, name="db")
+app.command("triage")(__import__("lead.cli_triage", fromlist=["triage"]).triage)  # classify failed-run messages offline
 
 
 def main() -> None:
