@@ -393,6 +393,9 @@ app.command("watch")(cli_remediation.watch)
 app.command("remediate")(cli_remediation.remediate)
 app.command("feedback")(cli_remediation.feedback)
 app.add_typer(cli_remediation.decisions_app, name="decisions")
+from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages offline)
+
+app.command("triage")(triage)
 
 
 def main() -> None:

@@ -72,8 +72,12 @@ AMBIGUITY_MARGIN = 0.03
 NEIGHBOURS_K = 3
 """How many nearest examples vote."""
 
-MIN_SIMILARITY = 0.35
-"""Examples less similar than this (cosine) do not vote."""
+MIN_SIMILARITY = 0.45
+"""Examples less similar than this (cosine) do not vote (unrelated short messages score about 0.3-0.5)."""
+
+FULL_SIMILARITY = 0.85
+"""Similarity at which the nearest example of a category counts fully; between MIN_SIMILARITY
+and this its category's score is scaled down linearly."""
 
 EXTRA_WEIGHT = 1.25
 """Vote weight of a caller's example relative to a shipped one (a user's own labelled history
@@ -281,7 +285,8 @@ class Classifier:
                 nearest[ex.category] = (ex, sim)
         total = sum(weight.values())
         # share of the vote, scaled by how close the closest example of that category is
-        scores = {c: (weight[c] / total) * min(1.0, top_sim[c] / 0.8) for c in weight}
+        span = FULL_SIMILARITY - MIN_SIMILARITY
+        scores = {c: (weight[c] / total) * min(1.0, (top_sim[c] - MIN_SIMILARITY) / span) for c in weight}
         return scores, votes, nearest
 
     @staticmethod

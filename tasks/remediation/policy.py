@@ -61,7 +61,7 @@ PRIORITY: dict[str, str] = {
 network high, timeout medium). ESCALATE is always critical, IGNORE always medium."""
 
 TRANSIENT = re.compile(
-    r"temporar|try again|reset by peer|connection reset|closed by the remote|broken pipe|\b50[234]\b|"
+    r"temporar|try again|reset by peer|connection reset|closed by the remote|broken pipe|(?:HTTP|status|code|error)\W{0,3}(?:code\W{0,3})?50[234]\b|"
     r"unavailable|throttl|slow ?down|too many requests|intermittent|transient|Name resolution.*temporary",
     re.I,
 )

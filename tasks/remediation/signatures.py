@@ -206,14 +206,14 @@ SIGNATURES: list[Signature] = [
     _sig("quota", r"QuotaExceeded|exceeding approved .*quota|quota (exceeded|limit)|VcpuLimitExceeded|InstanceLimitExceeded|cores quota", "cloud_capacity", 0.93, "RETRY"),
     _sig("launch-failure", r"Cloud Provider Launch Failure|cloud provider error was encountered|Failed to launch (instances|nodes)|not able to acquire (instances|nodes)", "cloud_capacity", 0.9, "RETRY"),
     # rate limits
-    _sig("http-429", r"\b429\b|Too Many Requests|TooManyRequests", "rate_limit", 0.95, "RETRY"),
+    _sig("http-429", r"(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?429\b|\b429 Client Error|\(429\)|Too Many Requests|TooManyRequests", "rate_limit", 0.95, "RETRY"),
     _sig("s3-slowdown", r"Slow ?Down|reduce your request rate", "rate_limit", 0.97, "RETRY"),
     _sig("throttling", r"Throttl(ing|ed)|rate limit|Rate exceeded|RequestLimitExceeded|ServerBusy|request rate|too many (requests|concurrent)", "rate_limit", 0.93, "RETRY"),
     # permissions
     _sig("uc-privilege", r"User does not have [\w ]+ on|insufficient privileges|does not have (the )?(required )?(privilege|permission)", "permission", 0.97),
     _sig("py4j-security", r"Py4JSecurityException|is not whitelisted on class", "permission", 0.95),
-    _sig("access-denied", r"Permission denied|AccessDenied(Exception)?|Access Denied|Access is denied|UnauthorizedAccessException|AuthorizationPermissionMismatch|AuthorizationFailure|This request is not authorized|not authorized to perform|Forbidden|\b403\b", "permission", 0.92),
-    _sig("authn", r"\b401\b|Unauthori[sz]ed|Invalid access token|token (has )?expired|expired token|invalid_client|invalid_grant|AADSTS\d+|Invalid credentials|authentication failed|InvalidAccessKeyId|SignatureDoesNotMatch", "permission", 0.9),
+    _sig("access-denied", r"Permission denied|AccessDenied(Exception)?|Access Denied|Access is denied|UnauthorizedAccessException|AuthorizationPermissionMismatch|AuthorizationFailure|This request is not authorized|not authorized to perform|Forbidden|(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?403\b|\b403 Client Error", "permission", 0.92),
+    _sig("authn", r"(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?401\b|\b401 Client Error|Unauthori[sz]ed|Invalid access token|token (has )?expired|expired token|invalid_client|invalid_grant|AADSTS\d+|Invalid credentials|authentication failed|InvalidAccessKeyId|SignatureDoesNotMatch", "permission", 0.9),
     # syntax and analysis
     _sig("parse", r"ParseException|mismatched input|Syntax error at or near|extraneous input|no viable alternative", "syntax_or_analysis", 0.95),
     _sig("unresolved", r"cannot resolve '.*' given input columns|cannot be resolved|Column '.*' does not exist|Undefined function|cannot resolve column|is ambiguous, could be|Ambiguous reference", "syntax_or_analysis", 0.95),
@@ -224,7 +224,7 @@ SIGNATURES: list[Signature] = [
     _sig("table-missing", r"Table or view not found|NoSuchTableException|NoSuchDatabaseException|Database '.*' not found|Table .* (does not exist|not found)|is not a Delta table", "missing_data", 0.95),
     _sig("path-missing", r"Path does not exist|FileNotFoundException|No such file or directory|The specified (filesystem|container|blob|path|resource) does not exist|NoSuchKey|NoSuchBucket|\bdoes not exist\b", "missing_data", 0.88),
     _sig("secret-missing", r"Secret (scope|key)[\w' ]* does not exist|Secret does not exist", "missing_data", 0.93),
-    _sig("http-404", r"\b404\b|Not Found", "missing_data", 0.7),
+    _sig("http-404", r"(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?404\b|\b404 Client Error|Not Found", "missing_data", 0.7),
     # concurrency
     _sig("delta-conflict", r"ConcurrentAppendException|ConcurrentDeleteReadException|ConcurrentDeleteDeleteException|MetadataChangedException|ConcurrentTransactionException|ProtocolChangedException|ConcurrentWriteException", "concurrency_conflict", 0.97, "RETRY"),
     _sig("commit-conflict", r"concurrent update|Conflicting commit|CommitFailedException|Cannot commit|commit conflict|conflicting transaction", "concurrency_conflict", 0.9, "RETRY"),
@@ -245,15 +245,15 @@ SIGNATURES: list[Signature] = [
     _sig("panic", r"\bpanic:|fatal error: runtime", "platform_internal", 0.85, "ESCALATE"),
     _sig("driver-restart", r"driver has stopped unexpectedly|driver is restarting|Failed to reach the driver|driver (is )?(temporarily )?(unavailable|unresponsive|unreachable)|Could not reach driver|Lost connection to (the )?driver", "platform_internal", 0.88, "RETRY"),
     _sig("python-worker", r"Python worker exited unexpectedly|Python worker crashed|worker crashed", "platform_internal", 0.78, "RETRY"),
-    _sig("unavailable", r"temporarily unavailable|Service Unavailable|ServiceUnavailable|try again later|\b50[234]\b|Bad Gateway|Gateway Time-?out", "platform_internal", 0.85, "RETRY"),
+    _sig("unavailable", r"temporarily unavailable|Service Unavailable|ServiceUnavailable|try again later|(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?50[234]\b|\b50[234] Server Error|Bad Gateway|Gateway Time-?out", "platform_internal", 0.85, "RETRY"),
     _sig("startup", r"Unexpected startup failure|unexpected error occurred while setting up the cluster|cluster initialization has failed|Spark failed to start|failed to start (the )?cluster", "platform_internal", 0.85, "RETRY"),
-    _sig("internal-generic", r"InternalError|Internal error|Internal Server Error|\b500\b|unexpected error", "platform_internal", 0.6),
+    _sig("internal-generic", r"InternalError|Internal error|Internal Server Error|(?:HTTP|status|code|error|response|failed with)\W{0,3}(?:code\W{0,3})?500\b|\b500 Server Error|unexpected error", "platform_internal", 0.6),
     # code bugs
     _sig("npe", r"NullPointerException", "code_bug", 0.85),
     _sig("py-code", r"\b(TypeError|ValueError|KeyError|AttributeError|IndexError|ZeroDivisionError|NameError|AssertionError|UnboundLocalError|RecursionError|NotImplementedError)\b", "code_bug", 0.8),
     _sig("jvm-code", r"IllegalArgumentException|IllegalStateException|UnsupportedOperationException|IndexOutOfBoundsException|ArithmeticException|ClassCastException|scala\.MatchError|StackOverflowError|NumberFormatException", "code_bug", 0.72),
     _sig("native-crash", r"SIGSEGV|SIGABRT|core dumped|exit code 134|Segmentation fault", "code_bug", 0.75),
-    _sig("bad-request", r"\b400\b.*Bad Request|Bad Request|Missing required field|Invalid parameter|is invalid|must be (set|specified)", "code_bug", 0.7, "NOTIFY_OWNER"),
+    _sig("bad-request", r"Bad Request|Missing required field|Invalid parameter|is invalid|must be (set|specified)", "code_bug", 0.7, "NOTIFY_OWNER"),
     _sig("user-error", r"PythonException|Traceback \(most recent call last\)|exception in user code", "code_bug", 0.5),
 ]
 
