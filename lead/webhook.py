@@ -76,8 +76,11 @@ class BadDelivery(ValueError):
 
 def remediation_key(workspace: str, run_id: int, repair_count: int = 0) -> str:
     """`remediate:<workspace>:<run_id>:<repair_count>`: the idempotency key of the remediation
-    of one failure (the same format as `tasks.remediate_run.remediation_key`)."""
-    return f"remediate:{workspace}:{run_id}:{repair_count}"
+    of one failure (`tasks.remediate_run.remediation_key`, so the webhook, `watch_runs` and a
+    failed `run_job` agree on it)."""
+    from tasks.remediate_run import remediation_key as key
+
+    return key(workspace, run_id, repair_count)
 
 
 def _as_id(value: Any, where: str) -> int:

@@ -287,11 +287,11 @@ class RemediateRun:
         owners = [ctx.payload["owner"]] if ctx.payload.get("owner") else []
         owners = owners or list(((settings.get("email_notifications") or {}).get("on_failure")) or [])
         owners = owners or ([run.creator_user_name] if run.creator_user_name and "@" in run.creator_user_name else [])
+        escalation = config.get("escalate_to") or os.environ.get("JOB_AGENT_ESCALATE_TO")
         if remediation == "ESCALATE":
-            escalation = config.get("escalate_to") or os.environ.get("JOB_AGENT_ESCALATE_TO")
             to = [escalation] if escalation else owners
         else:
-            to = owners
+            to = owners or ([escalation] if escalation else [])
         tried = [f"{d}" for d in ctx.payload.get("tried") or []]
         if decision["repair_count"]:
             tried.append(f"{decision['repair_count']} repair(s) of this run")
@@ -337,6 +337,12 @@ class RemediateRun:
                                  reason=f"run {run_id} repaired (repair {repair_id}); following it")
             elif action.kind is ActionKind.NOTIFY:
                 from tasks.notifier import Notifier, SmtpSettings
+
+                if not action.params["to"]:
+                    ctx.log("no recipient known for this decision (no owner, no on-failure e-mail, no escalation address)")
+                    detail["email"] = {"delivered": "none", "reason": "no recipient known", "subject": action.params["subject"]}
+                    result["email"] = detail["email"]
+                    continue
 
                 outbox = os.environ.get("JOB_AGENT_OUTBOX") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "outbox")
                 sent = Notifier(SmtpSettings.from_env(), fallback_dir=outbox).send(
