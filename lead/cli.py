@@ -96,6 +96,7 @@ def submit(
     from sqlmodel import Session
 
     from lead.identity import requirement_identity, task_specs_with_identity
+    from lead.monitors_block import with_monitors
     from lead.remediation_block import with_remediation
     from state.engine import writer
     from state.models import format_id
@@ -104,6 +105,7 @@ def submit(
 
     bundle, target, identity = requirement_identity(doc)
     specs = with_remediation(task_specs_with_identity(doc, bundle, target), doc.front_matter, doc.owner)
+    specs = with_monitors(specs, doc.front_matter)
     engine = open_engine(db)
     for attempt in range(3):
         # A writer session: SQLite takes the write lock at BEGIN (no read-to-write upgrade that
@@ -393,6 +395,10 @@ app.command("watch")(cli_remediation.watch)
 app.command("remediate")(cli_remediation.remediate)
 app.command("feedback")(cli_remediation.feedback)
 app.add_typer(cli_remediation.decisions_app, name="decisions")
+from lead.cli_monitor import app as monitor_app  # noqa: E402
+
+app.add_typer(monitor_app, name="monitor")
+
 from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages offline)
 
 app.command("triage")(triage)

@@ -15,6 +15,7 @@ Fields (anything else is an error naming the field):
 | ``bundle`` | string, or ``{name: ...}`` | ``${bundle.name}`` |
 | ``target`` | string | ``${bundle.target}`` |
 | ``remediation`` | mapping | how failed runs are handled (see `lead.remediation_block`) |
+| ``monitors`` | list | scheduled catalogue queries with alert rules (see `lead.monitors_block`) |
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from lead.defaults import check_defaults
 from lead.errors import FieldProblem
+from lead.monitors_block import check_monitors
 from lead.remediation_block import check_remediation
 from lead.substitution import suggest
 
@@ -40,6 +42,7 @@ FIELDS = (
     "bundle",
     "target",
     "remediation",
+    "monitors",
 )
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -60,6 +63,7 @@ class FrontMatter:
     bundle_name: str | None = None
     target: str | None = None
     remediation: dict[str, Any] | None = None
+    monitors: list[dict[str, Any]] | None = None
 
 
 def _string(data: dict, key: str) -> str | None:
@@ -149,4 +153,5 @@ def read_front_matter(data: Any) -> FrontMatter:
         bundle_name=bundle,
         target=_string(data, "target"),
         remediation=check_remediation(data["remediation"]) if "remediation" in data else None,
+        monitors=check_monitors(data["monitors"]) if "monitors" in data else None,
     )

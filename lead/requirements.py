@@ -216,9 +216,10 @@ class _Reader:
                 block_vars.setdefault(name, var)
             bundle_name = bundle_name or contents.bundle_name
             ignored.extend(contents.ignored)
-        if not jobs:
+        if not jobs and not fm.monitors and not (fm.remediation or {}).get("watch"):
             raise self.error(
-                1, "", "no jobs: the file has no fenced ```yaml block with `resources: jobs:` or `jobs:`"
+                1, "", "no jobs: the file has no fenced ```yaml block with `resources: jobs:` or `jobs:` "
+                       "(and no `monitors:` or `remediation: watch:` in the front matter)"
             )
 
         variables = dict(block_vars)

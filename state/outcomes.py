@@ -8,7 +8,8 @@ same transaction:
 - for a recurring task that ended (COMPLETE or FAILED), enqueues the next occurrence, due at
   the series' next time after this occurrence's due time (`state.schedules`). Its
   idempotency key is `<requirement>:<revision>:<spec key>#<occurrence>`, so two workers can
-  never create the same occurrence twice, and a cancelled series enqueues nothing more.
+  never create the same occurrence twice, and a cancelled series enqueues nothing more. What
+  an occurrence's result hands on under `"carry"` reaches the next one as `payload["carried"]`.
 
 A task whose revision was superseded is recorded CANCELLED instead of going back to PENDING.
 """
@@ -98,7 +99,7 @@ def record_outcome(
             due = next_due(task.schedule, previous_due=task.scheduled_for, now=now)
             occurrence = task.occurrence + 1
             new.append(NewTask(
-                key=task.spec_key, type=task.type, title=task.title, payload=dict(task.payload),
+                key=task.spec_key, type=task.type, title=task.title, payload=_next_payload(task),
                 deployment_key=task.deployment_key, schedule=dict(task.schedule), max_attempts=task.max_attempts,
                 idempotency_key=occurrence_key(task.requirement_id, task.revision, task.spec_key, occurrence),
                 not_before=due, occurrence=occurrence, scheduled_for=due,
@@ -108,6 +109,16 @@ def record_outcome(
             enqueue(session, task.requirement_id, new, actor=lease_owner,
                     reason=f"enqueued by {task.ref} ({to_status.value.lower()})", now=now)
     return to_status
+
+
+def _next_payload(task: Task) -> dict[str, Any]:
+    """The next occurrence's payload: the same, plus what this occurrence handed on
+    (`result["carry"]`, as `payload["carried"]`: e.g. which alerts were already firing)."""
+    payload = dict(task.payload)
+    carry = (task.result or {}).get("carry") if isinstance(task.result, dict) else None
+    if carry is not None:
+        payload["carried"] = carry
+    return payload
 
 
 def first_occurrence_due(schedule: Mapping[str, Any], now: datetime) -> datetime:

@@ -16,6 +16,8 @@ TASK_TYPES: dict[str, str] = {
     "workspace_check": "tasks.workspace_check:WorkspaceCheck",
     "remediate_run": "tasks.remediate_run:RemediateRun",
     "watch_runs": "tasks.watch_runs:WatchRuns",
+    "monitor_query": "tasks.monitor_query:MonitorQuery",
+    "answer": "tasks.answer:Answer",
 }
 
 

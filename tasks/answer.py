@@ -1,0 +1,93 @@
+"""The `answer` task type: join the `monitor_query` results of a `lead ask` question into one answer.
+
+Payload: `{"question", "intents": [domains], "queries": [{"spec_key", "template", "domain"}],
+"answer_dir"?}`. It depends on the question's `monitor_query` tasks; their results arrive as
+`ctx.dependency_results[spec_key]`.
+
+- validate: the payload names the question and its queries.
+- plan: one QUERY action ("compose the answer from N results").
+- apply: writes `answer.md` (under `ctx.settings["report_dir"]/<task ref>/`): the question, one
+  section per domain with each query's one-line purpose, its key figures in sentences (row
+  count, totals, the first row) and a table of its first rows; with several domains, a closing
+  section relating them (the figures side by side, e.g. the cost of the failed runs in the same
+  window). Result: `{"question", "answer": markdown, "path"}`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tasks.base import Action, ActionKind, Plan, Problem, TaskContext, ValidationFailed, fingerprint
+
+TABLE_ROWS = 10
+
+
+def _sentence(template: Any, result: dict[str, Any]) -> str:
+    columns, rows = result.get("columns") or [], result.get("rows") or []
+    count = result.get("row_count", len(rows))
+    parts = [f"{count} row(s)"]
+    totals = (result.get("report") or {}).get("totals") or {}
+    if totals:
+        parts.append("totals: " + ", ".join(f"{k} {v:g}" for k, v in totals.items()))
+    if rows and columns:
+        first = ", ".join(f"{c} {v}" for c, v in zip(columns, rows[0]) if v is not None)
+        parts.append(f"first: {first}")
+    return "; ".join(parts) + "."
+
+
+class Answer:
+    """Compose the answer of a question; see the module docstring."""
+
+    name = "answer"
+
+    def validate(self, ctx: TaskContext) -> None:
+        """The payload has a question and its queries."""
+        if not ctx.payload.get("question") or not isinstance(ctx.payload.get("queries"), list):
+            raise ValidationFailed([Problem("payload", "an answer needs the question and its queries")])
+
+    def plan(self, ctx: TaskContext) -> Plan:
+        """One QUERY action over the dependency results."""
+        queries = ctx.payload["queries"]
+        action = Action(kind=ActionKind.QUERY, target="results", summary=f"compose the answer from {len(queries)} result(s)")
+        return Plan([action], fingerprint(sorted(q["spec_key"] for q in queries)), ctx.task_ref)
+
+    def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
+        """Write the answer markdown and return it."""
+        from tasks.monitoring.catalogue import UnknownTemplate, get
+        from tasks.monitoring.report import markdown_table
+
+        question = ctx.payload["question"]
+        lines = [f"# {question}", ""]
+        by_domain: dict[str, list[tuple[Any, dict]]] = {}
+        for query in ctx.payload["queries"]:
+            result = ctx.dependency_results.get(query["spec_key"]) or {}
+            try:
+                template = get(query["template"])
+            except UnknownTemplate:
+                continue
+            by_domain.setdefault(query.get("domain") or template.domain, []).append((template, result))
+        for domain, items in by_domain.items():
+            lines += [f"## {domain.capitalize()}", ""]
+            for template, result in items:
+                params = ", ".join(f"{k}={v}" for k, v in (result.get("parameters") or {}).items() if v is not None)
+                lines += [f"**{template.name}** ({params or 'defaults'}): {template.answers}", "",
+                          _sentence(template, result), ""]
+                if result.get("columns"):
+                    lines += [markdown_table(result["columns"], result.get("rows") or [], limit=TABLE_ROWS), ""]
+        if len(by_domain) > 1:
+            lines += ["## Together", ""]
+            for domain, items in by_domain.items():
+                figures = "; ".join(f"{t.name}: {_sentence(t, r)}" for t, r in items)
+                lines.append(f"- {domain}: {figures}")
+            lines.append("")
+        text = "\n".join(lines)
+        root = Path(ctx.settings.get("report_dir") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "reports"))
+        path = root / ctx.task_ref / "answer.md"
+        from state.redaction import redact_text
+        from tasks.monitoring.report import write_bytes_atomic
+
+        text = redact_text(text)
+        write_bytes_atomic(path, text.encode())
+        return {"question": question, "answer": text, "path": str(path)}
