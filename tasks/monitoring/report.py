@@ -70,7 +70,7 @@ def write_report(directory: Path, template: Any, parameters: list[dict[str, Any]
 
     directory = Path(directory)
     sums = totals(columns, rows, tuple(getattr(template, "totals", ()) or ()))
-    params = ", ".join(f"{p['name']}={p['value']}" for p in parameters) or "none"
+    params = ", ".join(f"{p['name']}={p['value']}" for p in parameters if p['value'] is not None) or "defaults"
     text = [f"# {title or template.name}", "", f"_{template.answers}_", "", f"Parameters: {params}", "",
             f"{len(rows)} row(s)" + (f"; the first {MARKDOWN_ROWS} are shown, all are in rows.csv" if len(rows) > MARKDOWN_ROWS else ""),
             "", markdown_table(columns, rows) if columns else "(no columns)", ""]
