@@ -328,12 +328,14 @@ ORDER BY list_cost_usd DESC, workspace_id, job_id, sku_name""",
 )
 
 _RUNS = """runs AS (
-  SELECT workspace_id, job_id, run_id, MIN(period_start_time) AS run_start, MAX(result_state) AS result_state
+  SELECT workspace_id, job_id, run_id, MIN(period_start_time) AS run_start,
+         max_by(result_state, period_end_time) AS result_state
   FROM system.lakeflow.job_run_timeline
   WHERE period_start_time >= date_sub(CAST(:start_date AS DATE), 2)
   GROUP BY workspace_id, job_id, run_id
 )"""
-_RUNS_READ = "system.lakeflow.job_run_timeline(workspace_id, job_id, run_id, period_start_time, result_state)"
+_RUNS_READ = ("system.lakeflow.job_run_timeline(workspace_id, job_id, run_id, period_start_time, period_end_time, "
+              "result_state)")
 
 MOST_EXPENSIVE_RUNS = Template(
     name="most_expensive_runs",
