@@ -47,11 +47,11 @@ class Weights:
     best; `floor`: and at least this; `k`: neighbours; `kw_scale`: raw keyword weight that
     maps to about 0.63."""
 
-    kw: float = 0.6
-    ratio: float = 0.5
-    floor: float = 0.12
-    k: int = 5
-    kw_scale: float = 1.5
+    kw: float = 0.8
+    ratio: float = 0.7
+    floor: float = 0.1
+    k: int = 3
+    kw_scale: float = 2.5
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -103,6 +103,11 @@ KEYWORDS: tuple[Kw, ...] = (
     _kw(r"\b(models?|endpoints?|agents?|app|llms?)('s)?\b.{0,25}\b(performance|accuracy|quality\w*|regress\w*)\b", mlops=3),
     _kw(r"\b(performance|accuracy|quality)\b.{0,25}\b(models?|endpoints?|agents?)\b", mlops=3),
     _kw(r"\bdrift\b", requires=_MLOPS_CONTEXT, mlops=2.5),
+    _kw(r"\blatenc\w*\b|\bp(50|90|95|99)\b|\bthroughput\b|\berror rates?\b|\bresponse times?\b|\bprofil\w*\b|\bmonitor\w*\b", requires=_MLOPS_CONTEXT, mlops=2),
+    _kw(r"\bspen(d|t|ds|ding) (\w+ ){0,2}(time|hours|minutes)\b|\b(time|hours|minutes) (\w+ ){0,3}spen(d|t|ds|ding)\b"),
+    _kw(r"\bfail\w* (\w+ )?expectations?\b", quality=2.5),
+    _kw(r"\bexceed\w* .{0,30}\b(durations?|thresholds?|time ?outs?|limits?|runtimes?)\b", reliability=2, performance=2),
+    _kw(r"\bwho (is |are |was )?(accessing|accessed|reads?|read|quer\w+|creat\w+|delet\w+|chang\w+|modif\w+|download\w+|grant\w+)\b|\busers? (who )?(quer\w+|access\w+|read)\b", security=2.5),
     _kw(r"\b(data )?drift\b", quality=2),
     _kw(r"\bfailed (log ?ins?|sign[- ]?ins?|auth\w*|actions?|login attempts?)\b|\b(log ?in|sign[- ]?in|authentication) (failures?|attempts?|errors?)\b|\bbrute[- ]force\b", security=3),
     _kw(r"\bpersonal access tokens?\b|\baccess tokens?\b|\bpats?\b", security=2.5),
@@ -130,11 +135,11 @@ KEYWORDS: tuple[Kw, ...] = (
     _kw(r"\b(created|deleted|changed|modified|updated|dropped|configuration changes?|commands?)\b", security=0.8),
     _kw(r"\bactivity\b", security=0.7),
     # reliability
-    _kw(r"\bfail\w*\b|\bsla\w*\b|\bdeadlines?\b|\bbreach\w*\b|\bincidents?\b|\boutages?\b|\bdowntime\b|\bretr(y|ies|ying)\b|\brepair\w*\b|\brerun\w*\b|\bcrash\w*\b|\btimed? ?out\b|\breliab\w*\b|\buptime\b|\bflaky\b|\bmttr\b|\brecover\w*\b|\bsucce\w*\b|\berror\w*\b|\bbroke\w*\b|\bcancel\w*\b",
+    _kw(r"\bfail\w*\b|\bsla\w*\b|\bdeadlines?\b|\bbreach\w*\b|\bincidents?\b|\boutages?\b|\bdowntime\b|\bretr(y|ies|ying)\b|\brepair\w*\b|\brerun\w*\b|\bcrash\w*\b|\btimed? ?out\b|\breliab\w*\b|\buptime\b|\bflaky\b|\bmttr\b|\brecover\w*\b|\bsuccess(ful\w*|es|ion rates?)?\b|\bsucceed\w*\b|\berror\w*\b|\bbroke\w*\b|\bcancel\w*\b",
         reliability=2.5),
     _kw(r"\bno recent runs\b|\bhaven'?t run\b|\bnot run\b|\bmissed\b", reliability=1.5),
     # performance (the word "performance" next to a model was consumed above)
-    _kw(r"\bslow\w*\b|\blatenc\w*\b|\bdurations?\b|\bruntimes?\b|\brun time\b|\bhow long\b|\bqueue\w*\b|\bspill\w*\b|\butili[sz]\w*\b|\bcpu\b|\bmemory\b|\bautoscal\w*\b|\bscal(ing|ed|e up|e down)\b|\bupscal\w*\b|\bworkers?\b|\bidle\b|\bover-?provision\w*\b|\boversized\b|\bundersized\b|\bright-?siz\w*\b|\bdownsiz\w*\b|\bbottlenecks?\b|\bthroughput\b|\bdbr\b|\bruntime versions?\b|\bpercentiles?\b|\bp(50|90|95|99)\b|\bconcurren\w*\b|\bperformance\b|\bbaseline\b|\bfaster\b|\bquery volume\b",
+    _kw(r"\bslow\w*\b|\blatenc\w*\b|\bdurations?\b|\bruntimes?\b|\brun time\b|\bhow long\b|\bqueue\w*\b|\bspill\w*\b|\butili[sz]\w*\b|\bcpu\b|\bmemory\b|\bautoscal\w*\b|\bscal(ing|ed|e up|e down)\b|\bupscal\w*\b|\bworkers?\b|\bidle\b|\bover-?provision\w*\b|\boversized\b|\bundersized\b|\bright-?siz\w*\b|\bdownsiz\w*\b|\bbottlenecks?\b|\bthroughput\b|\bdbr\b|\bruntime versions?\b|\bpercentiles?\b|\bp(50|90|95|99)\b|\bconcurren\w*\b|\bperformance\b|\bfaster\b|\bquery volume\b",
         performance=2.5),
     _kw(r"\bwarehouses?\b", performance=1.0),
     _kw(r"\bclusters?\b|\bqueries\b|\bquery\b", performance=0.5),
