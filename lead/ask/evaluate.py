@@ -49,9 +49,9 @@ class Predictor:
     """Routes questions for many weight settings cheaply: keyword scores and the neighbours
     (up to the largest k of the grid) are computed once per question."""
 
-    def __init__(self, questions: Sequence[str], max_k: int = max(GRID["k"])) -> None:
-        index = default_index()
-        self.cache = [_Cached(keyword_scores(q)[0], index.nearest(q, max_k)) for q in questions]
+    def __init__(self, questions: Sequence[str], max_k: int = max(GRID["k"]), nearest: Callable[[str, int], list] | None = None) -> None:
+        nearest = nearest or default_index().nearest
+        self.cache = [_Cached(keyword_scores(q)[0], nearest(q, max_k)) for q in questions]
 
     def predict(self, i: int, w: Weights) -> list[str]:
         c = self.cache[i]

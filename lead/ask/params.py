@@ -93,9 +93,11 @@ def time_range(text: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
         month = _MONTHS[m.group(1)]
         year = int(m.group(2)) if m.group(2) else (today.year if month <= today.month else today.year - 1)
         return _month_range(year, month, today)
-    m = re.search(rf"\b(?:last|past|previous|over|within|in)\s+(?:the\s+)?(?:last\s+|past\s+)?{_NUM}\s+(hour|day|week|month|quarter|year)s?\b", t)
+    m = re.search(rf"\b(?:(?:last|past|previous|over|in)\s+(?:the\s+)?(?:last\s+|past\s+)?|within\s+the\s+(?:last\s+|past\s+))({_NUM[1:-1]})\s+(hour|day|week|month|quarter|year)s?\b", t)
+    if not m:
+        m = re.search(r"\b(?:over|within|in|during)\s+the\s+(?:last|past)\s+()(day|week|month|quarter|year)\b", t)
     if m:
-        n = _number(m.group(1))
+        n = _number(m.group(1)) if m.group(1) else 1.0
         unit = m.group(2)
         if unit == "hour":
             days = max(1, -(-int(n) // 24))
@@ -220,6 +222,12 @@ def extract(question: str, today: dt.date) -> dict[str, Any]:
     m = re.search(rf"\b{comparator}\s+{_NUM}\s*(ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?)\b", t)
     if m:
         found["duration_minutes"] = _minutes(_number(m.group(1)), m.group(2))
+    else:
+        units = r"(ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)"
+        m = re.search(rf"\b{_NUM}[- ]?{units}[- ](?:sla|deadline|threshold|limit|timeout)\b", t) or \
+            re.search(rf"\b(?:sla|deadline|threshold|limit|timeout|within)\s+(?:of\s+)?{_NUM}\s*{units}\b", t)
+        if m:
+            found["duration_minutes"] = _minutes(_number(m.group(1)), m.group(2))
     m = re.search(rf"(?:\b{comparator}|[<>]=?)\s*{_NUM}(?!\s*(?:ms|milli|s\b|sec|min|h\b|hr|hour|day|week|month|year))", t)
     if m:
         found["threshold"] = _number(m.group(1))

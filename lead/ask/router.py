@@ -312,6 +312,7 @@ SERVES: dict[str, tuple[str, ...]] = {
 
 # Words that pick a template inside a domain (checked before the neighbours' votes).
 TEMPLATE_KEYWORDS: dict[str, str] = {
+    "top_cost_contributors": r"\btop\b|\bbiggest\b|\blargest\b|\bmost expensive\b|\bcontribut\w*\b|\bhighest\b|\brank\w*\b|\bwho\b|\bdrive\b|\beach (user|workspace|cluster|warehouse|team|project)\b",
     "failed_run_cost": r"\b(fail\w*|retr(y|ies)|crash\w*|error\w*|broken|repair\w*)\b",
     "budget_variance": r"\bbudget\w*\b|\bforecast\w*\b|\bburn rate\b|\bover (the )?plan\w*\b",
     "untagged_spend": r"\buntagged\b|\bwithout (any )?tags?\b|\bno \w+ tags?\b|\bmissing (the )?[\w-]* ?tags?\b|\bpercentage of .* tagged\b|\battribut\w*\b",
@@ -379,32 +380,34 @@ def _candidates(domain: str) -> list[str]:
 
 
 def choose_templates(question: str, intents: list[str], neighbours: list[tuple[float, Example]]) -> list[str]:
-    """One template per routed domain (a template that serves several routed domains covers
-    them all), in the order of `intents`."""
+    """One template per routed domain, in the order of `intents`. A template that serves
+    several routed domains (:data:`SERVES`) and whose words are in the question covers them
+    all; inside a domain, its template words vote 1, each neighbour of that domain votes
+    ``0.5 * similarity`` for its template; a template borrowed from another domain needs its
+    words; no vote: the domain's default."""
     text = question.lower()
     chosen: list[str] = []
     covered: set[str] = set()
-    # a combined template first when all the domains it serves are routed
     for name, serves in SERVES.items():
-        if len(serves) > 1 and all(d in intents for d in serves) and _TEMPLATE_RE[name].search(text) and name == "failed_run_cost":
+        if name in KNOWN_TEMPLATES and _domain_of(name) in intents and all(d in intents for d in serves) \
+                and _TEMPLATE_RE[name].search(text) and name == "failed_run_cost":
             chosen.append(name)
             covered.update(serves)
     for domain in intents:
         if domain in covered:
             continue
+        own = [n for n in _candidates(domain) if _domain_of(n) == domain and n not in SERVES or n in SERVES and _domain_of(n) == domain]
+        borrowed = [n for n in _candidates(domain) if n not in own]
         votes: Counter = Counter()
-        for name in _candidates(domain):
+        for name in own + borrowed:
             regex = _TEMPLATE_RE.get(name)
-            if regex and regex.search(text) and (name not in SERVES or _domain_of(name) == domain or domain in SERVES[name]):
-                if name == "failed_run_cost":
-                    continue
+            if regex and regex.search(text) and name != "failed_run_cost":
                 votes[name] += 1.0
         for sim, ex in neighbours:
-            if ex.template and domain in ex.intents and ex.template in _candidates(domain):
+            if ex.template in own and domain in ex.intents and ex.template != "failed_run_cost":
                 votes[ex.template] += 0.5 * sim
-        # an own-domain template wins ties over a borrowed one
-        ranked = sorted(votes.items(), key=lambda kv: (-kv[1], _domain_of(kv[0]) != domain, kv[0]))
-        name = ranked[0][0] if ranked and ranked[0][1] > 0 else DEFAULT_TEMPLATE[domain]
+        ranked = sorted(votes.items(), key=lambda kv: (-kv[1], kv[0] in borrowed, kv[0]))
+        name = ranked[0][0] if ranked else DEFAULT_TEMPLATE[domain]
         if name not in chosen:
             chosen.append(name)
         covered.add(domain)
