@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from lead.ask.router import DEFAULT_WEIGHTS, DOMAINS, Weights, default_index, keyword_scores, neighbour_scores
+from lead.ask.router import DEFAULT_WEIGHTS, DOMAINS, Weights, default_index, keyword_scores, neighbour_scores, select
 
 GRID = {
     "kw": (0.4, 0.5, 0.6, 0.7, 0.8),
@@ -57,13 +57,7 @@ class Predictor:
         c = self.cache[i]
         knn = neighbour_scores(c.neighbours[: w.k])
         combined = {d: w.kw * (1 - math.exp(-c.raw[d] / w.kw_scale)) + (1 - w.kw) * knn[d] for d in DOMAINS}
-        best_sim = c.neighbours[0][0] if c.neighbours else 0.0
-        if max(c.raw.values()) <= 0 and best_sim < 0.2:
-            return []
-        top = max(combined.values())
-        if top < w.floor:
-            return []
-        return sorted(d for d in DOMAINS if combined[d] >= max(w.ratio * top, w.floor))
+        return sorted(select(combined, c.raw, c.neighbours[: w.k], w))
 
 
 def exact_accuracy(gold: Sequence[Iterable[str]], pred: Sequence[Iterable[str]]) -> float:

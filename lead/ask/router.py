@@ -141,6 +141,7 @@ KEYWORDS: tuple[Kw, ...] = (
     # performance (the word "performance" next to a model was consumed above)
     _kw(r"\bslow\w*\b|\blatenc\w*\b|\bdurations?\b|\bruntimes?\b|\brun time\b|\bhow long\b|\bqueue\w*\b|\bspill\w*\b|\butili[sz]\w*\b|\bcpu\b|\bmemory\b|\bautoscal\w*\b|\bscal(ing|ed|e up|e down)\b|\bupscal\w*\b|\bworkers?\b|\bidle\b|\bover-?provision\w*\b|\boversized\b|\bundersized\b|\bright-?siz\w*\b|\bdownsiz\w*\b|\bbottlenecks?\b|\bthroughput\b|\bdbr\b|\bruntime versions?\b|\bpercentiles?\b|\bp(50|90|95|99)\b|\bconcurren\w*\b|\bperformance\b|\bfaster\b|\bquery volume\b",
         performance=2.5),
+    _kw(r"\b(ran|run|runs|running|take|takes|took|taking|last|lasted)\s+(for\s+)?(over|more than|longer than|at least|above)\s+\w+\s*(s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b", performance=2.0),
     _kw(r"\bwarehouses?\b", performance=1.0),
     _kw(r"\bclusters?\b|\bqueries\b|\bquery\b", performance=0.5),
     # mlops
@@ -437,10 +438,16 @@ def score(question: str, weights: Weights = DEFAULT_WEIGHTS, index: Index | None
     return combined, raw, neighbours, evidence
 
 
+MIN_KEYWORD = 1.0
+"""Below this raw keyword weight (one weak word such as "table") and ..."""
+MIN_SIMILARITY = 0.5
+"""... below this similarity to the closest example, nothing fits."""
+
+
 def select(combined: dict[str, float], raw: dict[str, float], neighbours: list[tuple[float, Example]], weights: Weights = DEFAULT_WEIGHTS) -> list[str]:
     """The routed domains, best first (empty when nothing fits)."""
     best_sim = neighbours[0][0] if neighbours else 0.0
-    if max(raw.values()) <= 0 and best_sim < 0.2:
+    if max(raw.values()) < MIN_KEYWORD and best_sim < MIN_SIMILARITY:
         return []
     top = max(combined.values())
     if top < weights.floor:
