@@ -132,6 +132,7 @@ KEYWORDS: tuple[Kw, ...] = (
     _kw(r"\baccess\w*\b", security=1.5),
     _kw(r"\bwho\b", security=1.0),
     _kw(r"\b(users?|principals?)\b", security=0.7),
+    _kw(r"\b[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+\b", security=1.5),
     _kw(r"\b(created|deleted|changed|modified|updated|dropped|configuration changes?|commands?)\b", security=0.8),
     _kw(r"\bactivity\b", security=0.7),
     # reliability
@@ -441,13 +442,14 @@ def score(question: str, weights: Weights = DEFAULT_WEIGHTS, index: Index | None
 MIN_KEYWORD = 1.0
 """Below this raw keyword weight (one weak word such as "table") and ..."""
 MIN_SIMILARITY = 0.5
-"""... below this similarity to the closest example, nothing fits."""
+"""... below this similarity to the closest example, nothing fits (unless both reach half)."""
 
 
 def select(combined: dict[str, float], raw: dict[str, float], neighbours: list[tuple[float, Example]], weights: Weights = DEFAULT_WEIGHTS) -> list[str]:
     """The routed domains, best first (empty when nothing fits)."""
     best_sim = neighbours[0][0] if neighbours else 0.0
-    if max(raw.values()) < MIN_KEYWORD and best_sim < MIN_SIMILARITY:
+    strongest = max(raw.values())
+    if strongest < MIN_KEYWORD and best_sim < MIN_SIMILARITY and not (strongest >= MIN_KEYWORD / 2 and best_sim >= MIN_SIMILARITY / 2):
         return []
     top = max(combined.values())
     if top < weights.floor:
