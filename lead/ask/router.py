@@ -120,6 +120,7 @@ KEYWORDS: tuple[Kw, ...] = (
     _kw(r"\blineage\b|\bupstream\b|\bdownstream\b|\bfeeds?\b|\bcomes? from\b|\buses this\b|\borphan\w*\b|\bnever read\b", quality=2.5),
     _kw(r"\b(data )?quality\b|\bexpectations?\b|\bnull\b|\bduplicates?\b|\bintegrity\b|\bcompleteness\b|\bschema (change|drift)\w*|\bfewer rows\b|\brow counts?\b|\bdistribution\b|\bprofil\w*\b|\bhealthy enough\b|\btrust the data\b",
         quality=2),
+    _kw(r"\boriginat\w*\b|\bderived\b|\bprovenance\b|\bdepends? on\b|\bdependen\w*\b|\bempty\b|\bmissing values\b|\bconsisten\w*\b|\baccura(te|cy) of (the )?data\b", quality=2.0),
     _kw(r"\b(tables?|columns?|datasets?)\b", quality=0.6),
     # cost
     _kw(r"\bcost\w*\b|\bspen[dt]\w*\b|\bdbus?\b|\bbill(s|ed|ing)?\b|\bmoney\b|\bdollars?\b|\bbudgets?\b|\binvoice\w*\b|\bcharge ?back\b|\bshowback\b|\bexpensive\b|\bpric(e|es|ey|iest|ing)\b|\bsav(e|es|ings)\b|\bpay(ing)?\b|\bpaid\b|\bcredits?\b|\bskus?\b|\bburn\w*\b|\bcheap\w*\b|\bwast\w*\b",
@@ -138,16 +139,19 @@ KEYWORDS: tuple[Kw, ...] = (
     # reliability
     _kw(r"\bfail\w*\b|\bsla\w*\b|\bdeadlines?\b|\bbreach\w*\b|\bincidents?\b|\boutages?\b|\bdowntime\b|\bretr(y|ies|ying)\b|\brepair\w*\b|\brerun\w*\b|\bcrash\w*\b|\btimed? ?out\b|\breliab\w*\b|\buptime\b|\bflaky\b|\bmttr\b|\brecover\w*\b|\bsuccess(ful\w*|es|ion rates?)?\b|\bsucceed\w*\b|\berror\w*\b|\bbroke\w*\b|\bcancel\w*\b",
         reliability=2.5),
+    _kw(r"\bfinish\w* (before|by|on time|in time)\b|\bon time\b|\blate\b|\bslos?\b|\bstuck\b|\bhung\b", reliability=2.0),
     _kw(r"\bno recent runs\b|\bhaven'?t run\b|\bnot run\b|\bmissed\b", reliability=1.5),
     # performance (the word "performance" next to a model was consumed above)
     _kw(r"\bslow\w*\b|\blatenc\w*\b|\bdurations?\b|\bruntimes?\b|\brun time\b|\bhow long\b|\bqueue\w*\b|\bspill\w*\b|\butili[sz]\w*\b|\bcpu\b|\bmemory\b|\bautoscal\w*\b|\bscal(ing|ed|e up|e down)\b|\bupscal\w*\b|\bworkers?\b|\bidle\b|\bover-?provision\w*\b|\boversized\b|\bundersized\b|\bright-?siz\w*\b|\bdownsiz\w*\b|\bbottlenecks?\b|\bthroughput\b|\bdbr\b|\bruntime versions?\b|\bpercentiles?\b|\bp(50|90|95|99)\b|\bconcurren\w*\b|\bperformance\b|\bfaster\b|\bquery volume\b",
         performance=2.5),
     _kw(r"\b(ran|run|runs|running|take|takes|took|taking|last|lasted)\s+(for\s+)?(over|more than|longer than|at least|above)\s+\w+\s*(s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b", performance=2.0),
+    _kw(r"\btak(e|es|ing) (so |too |very )?long\b|\bshuffle\w*\b|\bskew\w*\b|\bexecution times?\b|\bload times?\b|\boptimi[sz]\w*\b|\bpartition\w*\b|\bcach(e|ing)\b|\bphoton\b", performance=2.0),
     _kw(r"\bwarehouses?\b", performance=1.0),
     _kw(r"\bclusters?\b|\bqueries\b|\bquery\b", performance=0.5),
     # mlops
     _kw(r"\bmodels?\b|\bserv(ed|ing)\b|\bendpoints?\b|\binference\b|\bmlflow\b|\bexperiments?\b|\btraining\b|\bfine-?tun\w*\b|\bllms?\b|\bgen ?ai\b|\bai gateway\b|\bfoundation models?\b|\bvector search\b|\bfeature (store|tables?)\b|\bgpus?\b",
         mlops=2.5),
+    _kw(r"\bpredict(ions?|ed)?\b|\bloss\b|\baliases\b|\balias\b|\bregistered\b|\bevaluation\b|\bembeddings?\b|\bhyperparameters?\b|\bfeatures?\b|\bretrain\w*\b", mlops=2.0),
     _kw(r"\bagents?\b|\bchatbot\b|\brequests?\b|\baccuracy\b", mlops=1.0),
 )
 
