@@ -145,7 +145,7 @@ KEYWORDS: tuple[Kw, ...] = (
     _kw(r"\bslow\w*\b|\blatenc\w*\b|\bdurations?\b|\bruntimes?\b|\brun time\b|\bhow long\b|\bqueue\w*\b|\bspill\w*\b|\butili[sz]\w*\b|\bcpu\b|\bmemory\b|\bautoscal\w*\b|\bscal(ing|ed|e up|e down)\b|\bupscal\w*\b|\bworkers?\b|\bidle\b|\bover-?provision\w*\b|\boversized\b|\bundersized\b|\bright-?siz\w*\b|\bdownsiz\w*\b|\bbottlenecks?\b|\bthroughput\b|\bdbr\b|\bruntime versions?\b|\bpercentiles?\b|\bp(50|90|95|99)\b|\bconcurren\w*\b|\bperformance\b|\bfaster\b|\bquery volume\b",
         performance=2.5),
     _kw(r"\b(ran|run|runs|running|take|takes|took|taking|last|lasted)\s+(for\s+)?(over|more than|longer than|at least|above)\s+\w+\s*(s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b", performance=2.0),
-    _kw(r"\btak(e|es|ing) (so |too |very )?long\b|\bshuffle\w*\b|\bskew\w*\b|\bexecution times?\b|\bload times?\b|\boptimi[sz]\w*\b|\bpartition\w*\b|\bcach(e|ing)\b|\bphoton\b", performance=2.0),
+    _kw(r"\btak(e|es|ing) (so |too |very )?long\b|\bshuffle\w*\b|\bskew\w*\b|\bexecution times?\b|\bload times?\b|\boptimi[sz]\w*\b|\bpartition\w*\b|\bcach(e|ing)\b", performance=2.0),
     _kw(r"\bwarehouses?\b", performance=1.0),
     _kw(r"\bclusters?\b|\bqueries\b|\bquery\b", performance=0.5),
     # mlops
