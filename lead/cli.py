@@ -402,6 +402,8 @@ app.add_typer(monitor_app, name="monitor")
 from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages offline)
 
 app.command("triage")(triage)
+from lead.cli_ask import ask  # noqa: E402  (route monitoring questions)
+app.command("ask")(ask)
 
 
 def main() -> None:
