@@ -24,7 +24,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lead.cli_runner import JsonOption, UserError
+from lead.cli_runner import DbOption, JsonOption, UserError
 
 
 def read_questions(source: str) -> list[str]:
@@ -42,9 +42,27 @@ def read_questions(source: str) -> list[str]:
 
 
 def enqueue(routes: list[Any], *, db: str | None = None) -> list[dict[str, Any]]:
-    """Enqueue one monitor_query task per routed template (to be wired by the merger: the
-    task type lands with the monitoring worker). Returns what was enqueued."""
-    raise UserError("not yet: enqueueing lands with the monitor_query task type")
+    """Enqueue each routed question: one monitor_query task per template plus an answer task
+    depending on them (`lead.ask_tasks.enqueue_question`). Returns `[{"requirement",
+    "queries", "answer"}]`.
+
+    Raises:
+        UserError: a question nothing fits, or a template or parameter the catalogue refuses.
+    """
+    from lead.ask_tasks import enqueue_question
+    from lead.cli_runner import open_engine
+    from tasks.monitoring.catalogue import TemplateParamError, UnknownTemplate
+
+    engine = open_engine(db)
+    out = []
+    for r in routes:
+        if not r.intents:
+            raise UserError(f"nothing fits {r.question!r}; try one of: " + " | ".join(r.suggestions[:3]))
+        try:
+            out.append(enqueue_question(engine, r.question, list(r.intents), list(r.templates)))
+        except (UnknownTemplate, TemplateParamError) as error:
+            raise UserError(f"{r.question!r}: {error}") from None
+    return out
 
 
 def _text(route: Any) -> str:
@@ -61,9 +79,12 @@ def ask(
     question: Annotated[Optional[str], typer.Argument(help="The question (or use --questions).", show_default=False)] = None,
     questions: Annotated[Optional[str], typer.Option("--questions", help="A file of questions, one a line; '-' reads stdin.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Route and print; enqueue nothing.")] = False,
+    wait: Annotated[float, typer.Option("--wait", min=0.0, help="Seconds to wait for the workers and print the answer (0: enqueue only).")] = 60.0,
     as_json: JsonOption = False,
+    db: DbOption = None,
 ) -> None:
-    """Route monitoring questions to domains, catalogue templates and parameters."""
+    """Answer monitoring questions: route each to domains, catalogue templates and parameters,
+    run the queries through the workers and print the answer (`--dry-run`: route only)."""
     if (question is None) == (questions is None):
         raise UserError("give one QUESTION or --questions FILE ('-' for stdin), not both")
     items = [question.strip()] if question is not None else read_questions(questions or "-")
@@ -74,7 +95,7 @@ def ask(
 
     routes = [route(q) for q in items]
     if not dry_run:
-        enqueue(routes)
+        _answer(routes, wait=wait, as_json=as_json, db=db)
         return
     for r in routes:
         typer.echo(json.dumps(r.as_dict(), ensure_ascii=False) if as_json else _text(r))
@@ -82,3 +103,34 @@ def ask(
         if as_json:
             typer.echo(json.dumps({"suggestions": routes[0].suggestions}, ensure_ascii=False), err=True)
         raise UserError("nothing fits that question; try one of: " + " | ".join(routes[0].suggestions[:3]))
+
+
+def _answer(routes: list[Any], *, wait: float, as_json: bool, db: str | None) -> None:
+    """Enqueue, wait for the answers, print them (JSON: one object per question)."""
+    from lead.cli_monitor import not_done_message, wait_for
+    from lead.cli_runner import open_engine
+    from state.models import format_id
+
+    enqueued = enqueue(routes, db=db)
+    engine = open_engine(db)
+    if wait <= 0:
+        for r, e in zip(routes, enqueued):
+            data = {"question": r.question, "requirement": e["requirement"], "answer_task": format_id("task", e["answer"])}
+            typer.echo(json.dumps(data) if as_json else f"{e['requirement']}: {r.question} (answer in {data['answer_task']})")
+        return
+    ids = [i for e in enqueued for i in (*e["queries"], e["answer"])]
+    tasks = wait_for(engine, ids, wait)
+    for r, e in zip(routes, enqueued):
+        answer = tasks[e["answer"]]
+        if answer.status != "COMPLETE":
+            failed = [t for i, t in tasks.items() if i in e["queries"] and t.status == "FAILED"]
+            why = (f"{format_id('task', failed[0].id)} failed: {failed[0].error}" if failed
+                   else not_done_message({i: tasks[i] for i in (*e["queries"], e["answer"])}, wait))
+            raise UserError(f"{e['requirement']}: no answer to {r.question!r}: {why}")
+        result = answer.result or {}
+        if as_json:
+            typer.echo(json.dumps({"question": r.question, "intents": list(r.intents), "confidence": r.confidence,
+                                   "requirement": e["requirement"], "answer": result.get("answer"), "path": result.get("path")},
+                                  ensure_ascii=False))
+        else:
+            typer.echo(result.get("answer") or "")

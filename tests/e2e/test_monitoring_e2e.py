@@ -80,3 +80,23 @@ def test_lead_monitor_run_says_when_no_worker_runs(e2e):
     assert code == 1 and "is a worker running" in err
     code, out, err = e2e.lead("monitor", "run", "top_cost_contributors", "--param", "top_n=abc", "--wait", "1")
     assert code == 1 and "top_n" in err
+
+
+def test_lead_ask_waits_for_the_worker_and_prints_the_answer(e2e):
+    proc = e2e.spawn_worker("--poll-interval", "0.05", log_name="ask-worker.log")
+    try:
+        time.sleep(5)  # the worker is up
+        result = subprocess.run([sys.executable, "-m", "lead.cli", "ask",
+                                 "Which jobs failed in the last 7 days and what did the failures cost?",
+                                 "--wait", "90", "--json"], cwd=e2e.root, env=e2e.worker_env(),
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert result.returncode == 0, result.stderr + (e2e.root / "ask-worker.log").read_text()[-2000:]
+    data = json.loads(result.stdout)
+    assert set(data["intents"]) >= {"cost", "reliability"}
+    assert data["answer"].startswith("# Which jobs failed") and "nightly-orders-etl" in data["answer"]
+    injected = subprocess.run([sys.executable, "-m", "lead.cli", "ask", "top 5 spenders for job '; DROP TABLE x; --",
+                               "--dry-run", "--json"], cwd=e2e.root, env=e2e.worker_env(), capture_output=True, text=True)
+    assert injected.returncode in (0, 1)
