@@ -41,8 +41,8 @@ reference"; the tables record no latency), ``mlflow.experiments_latest``, ``mlfl
   ``accounts/tokenLogin`` 200 for sandbox-user (10.0.0.1), on even d for other-user (10.0.0.2),
   on d % 3 == 0 for analyst (10.0.0.3); failed logins: analyst ``login`` 401 three times on d=2 from
   203.0.113.7, other-user ``tokenLogin`` 403 on d=5; analyst logs in on d=1 from the new IP
-  198.51.100.23 (so in the last 7 days two IPs are new: 203.0.113.7 with 3 events, 198.51.100.23
-  with 1); permission changes: d=4 ``unityCatalog/updatePermissions`` (main.sales.orders) by
+  198.51.100.23 (so in the last 7 days three user/IP pairs are new: analyst from 203.0.113.7 with 3
+  events and from 198.51.100.23 with 1, other-user from 10.0.0.1 with the d=3 delete); permission changes: d=4 ``unityCatalog/updatePermissions`` (main.sales.orders) by
   sandbox-user, d=6 ``accounts/addPrincipalToGroup`` (admins) by other-user, d=12
   ``jobs/changeJobAcl`` by sandbox-user. Last 30 days: failed (status >= 400) analyst 3,
   other-user 2 (one of them a login).
@@ -396,12 +396,13 @@ def _seed_lineage(rows, midnight):
                 continue
             for h in hours:
                 t = midnight - dt.timedelta(days=d) + dt.timedelta(hours=h, minutes=20)
+                run_id = f"lr-{job_id}-{d}-{h}"
                 for source, cols in sources:
                     seq += 1
-                    meta = {"job_info": {"job_id": job_id, "job_run_id": f"lr-{seq}"}, "dashboard_id": None,
+                    meta = {"job_info": {"job_id": job_id, "job_run_id": run_id}, "dashboard_id": None,
                             "legacy_dashboard_id": None, "notebook_id": None, "sql_query_id": None,
                             "dlt_pipeline_info": None}
-                    common = (ACCOUNT_ID, METASTORE_ID, seed.WORKSPACE_ID, "JOB", job_id, f"lr-{seq}")
+                    common = (ACCOUNT_ID, METASTORE_ID, seed.WORKSPACE_ID, "JOB", job_id, run_id)
                     tail = (seed.USER_NAME, t, t.date(), f"tl-{seq}", f"te-{seq}", None, meta)
                     rows["access.table_lineage"].append(common + _side(source) + _side(target) + tail)
                     for sc, tc in cols:
