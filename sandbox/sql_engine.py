@@ -5,7 +5,8 @@ Before translation the parsed tree is adjusted so the query sees the sandbox, no
 ``current_date()`` / ``current_timestamp()`` / ``now()`` become the workspace's simulated time
 (UTC); named parameter markers ``:name`` become typed literals from the request's ``parameters``
 (``{"name", "value", "type"}``, type default STRING, as in ``sql.StatementParameterListItem``);
-the ``system`` catalog is renamed to DuckDB's ``dbx_system`` (DuckDB reserves ``system``).
+the ``system`` catalog is renamed to DuckDB's ``dbx_system`` (DuckDB reserves ``system``);
+``count_if(c)`` becomes ``count(CASE WHEN c THEN 1 END)`` (0, not NULL, over no rows, as on Databricks).
 A sandbox started with a data set (``sandbox serve --system-tables DIR``) queries that data set
 instead of the seeded history (``sandbox.system_tables.load_dataset``).
 
@@ -65,6 +66,9 @@ def translate(statement: str, params: list[dict], now_ms: int) -> str:
             if ptype == "STRING":
                 return exp.Literal.string(p["value"])
             return exp.cast(exp.Literal.string(p["value"]), exp.DataType.build(ptype, dialect="databricks"))
+        if isinstance(node, exp.CountIf) and not isinstance(node.this, exp.Distinct):
+            # Databricks' count_if is 0 over no rows or only NULL conditions; DuckDB's is NULL
+            return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this, true=exp.Literal.number(1))]))
         if isinstance(node, exp.CurrentDate):
             return exp.cast(exp.Literal.string(now.date().isoformat()), exp.DataType.build("DATE"))
         if isinstance(node, exp.CurrentTimestamp):

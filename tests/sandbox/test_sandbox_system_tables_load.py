@@ -166,3 +166,8 @@ def test_serve_command_with_system_tables(tmp_path):
                           "--system-tables", str(tmp_path / "missing")],
                          capture_output=True, text=True, env=env, cwd=root, timeout=60)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_count_if_is_zero_over_no_rows_like_databricks(w):
+    assert q(w, "SELECT count_if(x > 1), count(*) FROM (SELECT 1 AS x) AS t WHERE x > 5") == [["0", "0"]]
+    assert q(w, "SELECT count_if(x > 1) FROM (SELECT CAST(NULL AS INT) AS x) AS t") == [["0"]]
