@@ -100,7 +100,7 @@ PERMISSION_CHANGES = Template(
            request_params['warehouseId'], request_params['endpointId'], request_params['objectId'],
            request_params['path'], request_params['scope']) AS target,
   coalesce(request_params['changes'], request_params['aclPermissionSet'], request_params['targetUserName'],
-           request_params['access_control_list']) AS change,
+           request_params['access_control_list']) AS details,
   response.status_code AS status_code
 FROM {_AUDIT}
 WHERE event_date BETWEEN :start_date AND :end_date
@@ -108,7 +108,7 @@ WHERE event_date BETWEEN :start_date AND :end_date
        OR lower(action_name) LIKE '%acl%' OR lower(action_name) LIKE '%permission%')
   AND (:user_email IS NULL OR lower(user_identity.email) = lower(:user_email))
 ORDER BY event_time DESC, user_email""",
-    columns=("event_time", "user_email", "service_name", "action_name", "target", "change", "status_code"),
+    columns=("event_time", "user_email", "service_name", "action_name", "target", "details", "status_code"),
     reads=(f"{_AUDIT}(event_date, event_time, user_identity.email, service_name, action_name, request_params, "
            "response.status_code)",),
     order="event_time descending (newest first), then user_email",
