@@ -1,4 +1,5 @@
-"""The ``sandbox`` command: ``sandbox serve [--port] [--state] [--scenario] [--clock-speed] [--token]``.
+"""The ``sandbox`` command: ``sandbox serve [--port] [--state] [--scenario] [--clock-speed] [--token]
+[--system-tables DIR]``.
 
 Prints the URL and the token to use, then serves until interrupted.
 """
@@ -25,6 +26,9 @@ def serve(
     scenario: Optional[Path] = typer.Option(None, help="Scenario YAML applied to the printed token's workspace."),
     clock_speed: float = typer.Option(1.0, help="Simulated seconds per real second (0 freezes time)."),
     token: Optional[str] = typer.Option(None, help="Token to print (default: the state file's, else a new one)."),
+    system_tables: Optional[Path] = typer.Option(
+        None, "--system-tables", help="Directory with one file per system table (system.billing.usage.jsonl, "
+        ".csv or .parquet) queried instead of the seeded history; tables without a file are empty."),
 ) -> None:
     """Serve the sandbox workspace API and print how to reach it."""
     from sandbox.app import build_app
@@ -34,6 +38,17 @@ def serve(
     from sandbox.store import Store, new_token
 
     store = Store(SimClock(clock_speed), state)
+    if system_tables is not None:
+        import duckdb
+
+        from sandbox.system_tables import DatasetError, load_dataset
+
+        try:
+            load_dataset(duckdb.connect(), system_tables)
+        except DatasetError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        store.system_tables = str(system_tables)
     server = BackgroundServer(build_app(store), port=port).start()
     store.host = server.url
     tok = token or (store.ensure_default_token() if state else new_token())

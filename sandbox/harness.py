@@ -80,17 +80,29 @@ class Sandbox:
         self.store.reset(self.token)
 
 
+def _check_dataset(directory) -> None:
+    import duckdb
+
+    from sandbox import system_tables
+
+    system_tables.load_dataset(duckdb.connect(), directory)
+
+
 @contextmanager
 def running_sandbox(state_file: str | os.PathLike | None = None, scenario: dict | str | os.PathLike | None = None,
                     clock_speed: float = DEFAULT_CLOCK_SPEED, faults: list[dict] | None = None, *,
-                    port: int = 0, token: str | None = None) -> Iterator[Sandbox]:
+                    port: int = 0, token: str | None = None,
+                    system_tables: str | os.PathLike | None = None) -> Iterator[Sandbox]:
     """Start a sandbox server on 127.0.0.1 (free port unless ``port``) and yield its :class:`Sandbox`.
 
     ``state_file``: persist every workspace there (and reuse its recorded token, so another
     process with the same file sees the same jobs and runs). ``scenario``: dict or file loaded for
     the handle's token. ``clock_speed``: simulated seconds per real second (0 freezes time; use
     ``sb.advance``). ``faults``: list of ``add_fault`` keyword dicts (``path_pattern``/``path``,
-    ``kind``, ...). The server stops when the block exits.
+    ``kind``, ...). ``system_tables``: a data set directory (one file per table, e.g.
+    ``system.billing.usage.jsonl``; see ``sandbox.system_tables.load_dataset``) that SQL statements
+    query instead of the seeded history; it is checked before the server starts (raises
+    ``sandbox.system_tables.DatasetError``). The server stops when the block exits.
     """
     from sandbox.app import build_app
     from sandbox.clock import SimClock
@@ -98,6 +110,9 @@ def running_sandbox(state_file: str | os.PathLike | None = None, scenario: dict 
     from sandbox.store import Store, new_token
 
     store = Store(SimClock(clock_speed), state_file)
+    if system_tables is not None:
+        _check_dataset(system_tables)
+        store.system_tables = os.fspath(system_tables)
     server = BackgroundServer(build_app(store), port=port).start()
     store.host = server.url
     try:

@@ -76,7 +76,8 @@ async def execute_statement(request: Request):
         snapshot = copy.deepcopy({"jobs": ws["jobs"], "runs": ws["runs"], "clusters": ws["clusters"]})
         now = store.now_ms(ws)
     result = await run_in_threadpool(sql_engine.execute, statement, params, snapshot, now, store.host,
-                                     row_limit=row_limit, catalog=body.get("catalog"), schema=body.get("schema"))
+                                     row_limit=row_limit, catalog=body.get("catalog"), schema=body.get("schema"),
+                                     system_tables=getattr(store, "system_tables", None))
     statement_id = str(uuid.UUID(int=uuid.uuid4().int))
     result["statement_id"] = statement_id
     tr = store.transient(token)

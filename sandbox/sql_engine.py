@@ -5,7 +5,10 @@ Before translation the parsed tree is adjusted so the query sees the sandbox, no
 ``current_date()`` / ``current_timestamp()`` / ``now()`` become the workspace's simulated time
 (UTC); named parameter markers ``:name`` become typed literals from the request's ``parameters``
 (``{"name", "value", "type"}``, type default STRING, as in ``sql.StatementParameterListItem``);
-the ``system`` catalog is renamed to DuckDB's ``dbx_system`` (DuckDB reserves ``system``).
+the ``system`` catalog is renamed to DuckDB's ``dbx_system`` (DuckDB reserves ``system``);
+``count_if(c)`` becomes ``count(CASE WHEN c THEN 1 END)`` (0, not NULL, over no rows, as on Databricks).
+A sandbox started with a data set (``sandbox serve --system-tables DIR``) queries that data set
+instead of the seeded history (``sandbox.system_tables.load_dataset``).
 
 Results follow ``sql.StatementResponse``: ``manifest`` (format JSON_ARRAY, schema with
 ``type_name`` / ``type_text``), one INLINE chunk with ``data_array`` of strings (NULL as null).
@@ -63,6 +66,9 @@ def translate(statement: str, params: list[dict], now_ms: int) -> str:
             if ptype == "STRING":
                 return exp.Literal.string(p["value"])
             return exp.cast(exp.Literal.string(p["value"]), exp.DataType.build(ptype, dialect="databricks"))
+        if isinstance(node, exp.CountIf) and not isinstance(node.this, exp.Distinct):
+            # Databricks' count_if is 0 over no rows or only NULL conditions; DuckDB's is NULL
+            return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this, true=exp.Literal.number(1))]))
         if isinstance(node, exp.CurrentDate):
             return exp.cast(exp.Literal.string(now.date().isoformat()), exp.DataType.build("DATE"))
         if isinstance(node, exp.CurrentTimestamp):
@@ -122,17 +128,31 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 
-def _database(snapshot: dict, now_ms: int):
+def _database(snapshot: dict, now_ms: int, dataset=None):
     """A DuckDB connection with the system tables of ``snapshot`` at ``now_ms``, cached.
 
     The tables depend only on the simulated date, the snapshot's contents and which runs are
     terminal, so statements on an unchanged workspace reuse one loaded database (LRU of 8).
+    With ``dataset`` (a directory, see ``system_tables.load_dataset``) the tables hold that data
+    set only, whatever the workspace and the date.
     """
     import duckdb
 
     from sandbox import runs as runlife
     from sandbox import system_tables
 
+    if dataset is not None:
+        key = ("dataset",) + system_tables.dataset_key(dataset)
+        with _CACHE_LOCK:
+            con = _CACHE.get(key)
+            if con is None:
+                con = duckdb.connect()
+                system_tables.load_dataset(con, dataset)
+                _CACHE[key] = con
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+            _CACHE.move_to_end(key)
+            return con
     terminal = tuple(sorted(rid for rid, r in snapshot["runs"].items() if runlife.is_terminal(r, now_ms)))
     digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
     key = (_sim_now(now_ms).date(), digest, terminal)
@@ -155,16 +175,18 @@ def _failed(error_class: str, message: str) -> dict:
 
 
 def execute(statement: str, params: list[dict], snapshot: dict, now_ms: int, host: str, *,
-            row_limit: int | None = None, catalog: str | None = None, schema: str | None = None) -> dict:
-    """Run one statement over the system tables of ``snapshot``; returns a ``sql.StatementResponse`` dict
-    (without ``statement_id``). Never raises for SQL errors: they come back as ``FAILED``."""
+            row_limit: int | None = None, catalog: str | None = None, schema: str | None = None,
+            system_tables=None) -> dict:
+    """Run one statement over the system tables of ``snapshot`` (or of the data set directory
+    ``system_tables``); returns a ``sql.StatementResponse`` dict (without ``statement_id``).
+    Never raises for SQL errors: they come back as ``FAILED``."""
     import duckdb
 
     try:
         sql_text = translate(statement, params, now_ms)
     except SqlFailure as e:
         return _failed(e.error_class, str(e).split("] ", 1)[1])
-    con = _database(snapshot, now_ms).cursor()
+    con = _database(snapshot, now_ms, system_tables).cursor()
     try:
         con.execute("BEGIN TRANSACTION")  # rolled back below: statements never change the cached tables
         if (catalog or "").lower() == "system" and schema:

@@ -30,6 +30,43 @@ PREMIUM_JOBS_SERVERLESS_COMPUTE_US_WEST_OREGON 0.35, PREMIUM_ALL_PURPOSE_COMPUTE
 PREMIUM_SERVERLESS_SQL_COMPUTE_US_WEST_OREGON 0.70. Failed seeded runs end ``FAILED`` with
 termination code ``RUN_EXECUTION_ERROR``. Sandbox runs are billed ``duration_h * (workers + 1) *
 DBU/h of the node type`` on PREMIUM_JOBS_COMPUTE (serverless tasks: 1 DBU/h on the serverless sku).
+
+More tables: ``access.table_lineage``, ``access.column_lineage`` (docs: "Lineage system tables
+reference"), ``serving.endpoint_usage``, ``serving.served_entities`` ("Serving system tables
+reference"; the tables record no latency), ``mlflow.experiments_latest``, ``mlflow.runs_latest``
+("MLflow system tables reference"). Seeded history (d = days before today, 1..42):
+
+* ``access.audit`` (users sandbox-user@, other-user@, analyst@example.com): three job events
+  (d=1 runNow 200, d=2 create 200 by sandbox-user; d=3 delete 403 by other-user); daily
+  ``accounts/tokenLogin`` 200 for sandbox-user (10.0.0.1), on even d for other-user (10.0.0.2),
+  on d % 3 == 0 for analyst (10.0.0.3); failed logins: analyst ``login`` 401 three times on d=2 from
+  203.0.113.7, other-user ``tokenLogin`` 403 on d=5; analyst logs in on d=1 from the new IP
+  198.51.100.23 (so in the last 7 days three user/IP pairs are new: analyst from 203.0.113.7 with 3
+  events and from 198.51.100.23 with 1, other-user from 10.0.0.1 with the d=3 delete); permission changes: d=4 ``unityCatalog/updatePermissions`` (main.sales.orders) by
+  sandbox-user, d=6 ``accounts/addPrincipalToGroup`` (admins) by other-user, d=12
+  ``jobs/changeJobAcl`` by sandbox-user. Last 30 days: failed (status >= 400) analyst 3,
+  other-user 2 (one of them a login).
+* lineage, one edge per source table per successful run of the writing job, at start + 20 min:
+  main.sales.orders_raw -> main.sales.orders (job 9000001; 26 writes in d=1..30),
+  main.web.clickstream_raw -> main.web.sessions (job 9000002; 120), main.sales.orders and
+  main.sales.customers -> main.sales.daily_revenue (job 9000004; 12 each); a dashboard reads
+  main.sales.daily_revenue daily at 09:00 (no target). Column edges: orders_raw.order_id/amount ->
+  orders.order_id/amount, clickstream_raw.session_id -> sessions.session_id, orders.amount ->
+  daily_revenue.revenue, customers.region -> daily_revenue.region. Last writes: orders d=1 02:20,
+  sessions d=1 20:20, daily_revenue d=2 02:20.
+* serving: endpoint churn-model (served entity se-churn-3 since d=20, se-churn-2 before) gets 20
+  requests a day, two of them 500 when d % 5 == 0; llm-chat (se-llm-1, foundation model) gets 10 a
+  day by analyst, input tokens 100..109, output 50, the tenth 429 (no output) when d % 3 == 0.
+  Last 30 days: churn-model 600 requests, 12 errors; llm-chat 300 requests, 10 errors, 31350 input
+  and 14500 output tokens.
+* mlflow: experiments 1001 ``/Users/sandbox-user@example.com/churn``, 1002 ``/Shared/llm-eval``,
+  1003 ``/Users/other-user@example.com/scratch`` (deleted d=15); runs: churn on d % 7 == 3 (FAILED on
+  d=10; 4 runs in d=1..30), llm-eval daily for d=1..14 (KILLED on d=4), scratch on d=40, 41.
+
+A data set can replace the seed (``sandbox serve --system-tables DIR``, ``load_dataset``): one file
+per table, ``system.<schema>.<table>.jsonl`` (or ``.csv``, ``.parquet``), real column names, nested
+columns as JSON objects (maps and structs) or arrays, timestamps as ISO strings (UTC, or with an
+offset). Tables without a file are empty; unknown tables or columns are errors.
 """
 
 from __future__ import annotations
@@ -64,6 +101,12 @@ _HIST_CLUSTER = "0101-120000-jobhist"
 _USAGE_META = ("STRUCT(cluster_id VARCHAR, job_id VARCHAR, warehouse_id VARCHAR, instance_pool_id VARCHAR, "
                "node_type VARCHAR, job_run_id VARCHAR, notebook_id VARCHAR, dlt_pipeline_id VARCHAR, "
                "endpoint_name VARCHAR, run_name VARCHAR, job_name VARCHAR, notebook_path VARCHAR)")
+
+_LINEAGE_SIDE = ("{side}_table_full_name VARCHAR, {side}_table_catalog VARCHAR, {side}_table_schema VARCHAR, "
+                 "{side}_table_name VARCHAR, {side}_path VARCHAR, {side}_type VARCHAR{col}")
+_ENTITY_META = ("STRUCT(job_info STRUCT(job_id VARCHAR, job_run_id VARCHAR), dashboard_id VARCHAR, "
+                "legacy_dashboard_id VARCHAR, notebook_id VARCHAR, sql_query_id VARCHAR, "
+                "dlt_pipeline_info STRUCT(dlt_pipeline_id VARCHAR, dlt_update_id VARCHAR))")
 
 DDL = {
     "billing.usage": f"""record_id VARCHAR, account_id VARCHAR, workspace_id VARCHAR, sku_name VARCHAR, cloud VARCHAR,
@@ -106,6 +149,36 @@ DDL = {
         start_time TIMESTAMP, end_time TIMESTAMP, driver BOOLEAN, cpu_user_percent DOUBLE, cpu_system_percent DOUBLE,
         cpu_wait_percent DOUBLE, mem_used_percent DOUBLE, mem_swap_percent DOUBLE, network_sent_bytes BIGINT,
         network_received_bytes BIGINT, node_type VARCHAR""",
+    "access.table_lineage": f"""account_id VARCHAR, metastore_id VARCHAR, workspace_id VARCHAR, entity_type VARCHAR,
+        entity_id VARCHAR, entity_run_id VARCHAR, {_LINEAGE_SIDE.format(side="source", col="")},
+        {_LINEAGE_SIDE.format(side="target", col="")}, created_by VARCHAR, event_time TIMESTAMP, event_date DATE,
+        record_id VARCHAR, event_id VARCHAR, statement_id VARCHAR, entity_metadata {_ENTITY_META}""",
+    "access.column_lineage": f"""account_id VARCHAR, metastore_id VARCHAR, workspace_id VARCHAR, entity_type VARCHAR,
+        entity_id VARCHAR, entity_run_id VARCHAR,
+        {_LINEAGE_SIDE.format(side="source", col=", source_column_name VARCHAR")},
+        {_LINEAGE_SIDE.format(side="target", col=", target_column_name VARCHAR")}, created_by VARCHAR,
+        event_time TIMESTAMP, event_date DATE, record_id VARCHAR, event_id VARCHAR, statement_id VARCHAR,
+        entity_metadata {_ENTITY_META}""",
+    "serving.endpoint_usage": """account_id VARCHAR, workspace_id VARCHAR, client_request_id VARCHAR,
+        databricks_request_id VARCHAR, requester VARCHAR, status_code INTEGER, request_time TIMESTAMP,
+        input_token_count BIGINT, output_token_count BIGINT, input_character_count BIGINT,
+        output_character_count BIGINT, usage_context MAP(VARCHAR, VARCHAR), request_streaming BOOLEAN,
+        served_entity_id VARCHAR""",
+    "serving.served_entities": """served_entity_id VARCHAR, account_id VARCHAR, workspace_id VARCHAR,
+        created_by VARCHAR, endpoint_name VARCHAR, endpoint_id VARCHAR, served_entity_name VARCHAR,
+        entity_type VARCHAR, entity_name VARCHAR, entity_version VARCHAR, endpoint_config_version BIGINT,
+        task VARCHAR, external_model_config STRUCT(provider VARCHAR, name VARCHAR, task VARCHAR),
+        foundation_model_config STRUCT(min_provisioned_throughput BIGINT, max_provisioned_throughput BIGINT),
+        custom_model_config STRUCT(min_concurrency BIGINT, max_concurrency BIGINT, compute_type VARCHAR),
+        feature_spec_config STRUCT(min_concurrency BIGINT, max_concurrency BIGINT),
+        change_time TIMESTAMP, endpoint_delete_time TIMESTAMP""",
+    "mlflow.experiments_latest": """account_id VARCHAR, update_time TIMESTAMP, delete_time TIMESTAMP,
+        experiment_id VARCHAR, workspace_id VARCHAR, name VARCHAR, create_time TIMESTAMP""",
+    "mlflow.runs_latest": """account_id VARCHAR, update_time TIMESTAMP, delete_time TIMESTAMP, workspace_id VARCHAR,
+        run_id VARCHAR, experiment_id VARCHAR, created_by VARCHAR, start_time TIMESTAMP, end_time TIMESTAMP,
+        run_name VARCHAR, status VARCHAR, params MAP(VARCHAR, VARCHAR), tags MAP(VARCHAR, VARCHAR),
+        aggregated_metrics STRUCT(metric_name VARCHAR, latest_value DOUBLE, latest_step BIGINT,
+        latest_timestamp TIMESTAMP, max_value DOUBLE, min_value DOUBLE)[]""",
 }
 
 _RESULT = {"SUCCESS": "SUCCEEDED", "FAILED": "FAILED", "TIMEDOUT": "TIMED_OUT", "CANCELED": "CANCELLED",
@@ -243,6 +316,10 @@ def build_rows(snapshot: dict, now_ms: int) -> dict[str, list[tuple]]:
              action, f"req-{i}", _map({"job_id": "9000001"}),
              {"status_code": status, "error_message": None if status == 200 else "PERMISSION_DENIED", "result": None},
              "WORKSPACE_LEVEL", f"evt-{i}"))
+    _seed_access(rows, midnight)
+    _seed_lineage(rows, midnight)
+    _seed_serving(rows, midnight)
+    _seed_mlflow(rows, midnight)
     for i, d in enumerate(range(1, 8)):
         t = midnight - dt.timedelta(days=d) + dt.timedelta(hours=10)
         rows["query.history"].append(
@@ -253,33 +330,207 @@ def build_rows(snapshot: dict, now_ms: int) -> dict[str, list[tuple]]:
     return rows
 
 
+ANALYST = "analyst@example.com"
+NEW_IP = "198.51.100.23"
+FAILED_LOGIN_IP = "203.0.113.7"
+METASTORE_ID = "5a31ba44-0000-4000-8000-000000000002"
+
+
+def _audit(rows, t, email, ip, service, action, params, status, error=None):
+    n = len(rows["access.audit"])
+    rows["access.audit"].append(
+        (ACCOUNT_ID, seed.WORKSPACE_ID, "2.0", t, t.date(), ip, "databricks-sdk-py", None,
+         {"email": email, "subject_name": None}, service, action, f"req-a{n}", _map(params),
+         {"status_code": status, "error_message": error, "result": None}, "WORKSPACE_LEVEL", f"evt-a{n}"))
+
+
+def _seed_access(rows, midnight):
+    """Logins, failed logins, a new source IP and permission changes (see the module docstring)."""
+    day = lambda d, h, m=0: midnight - dt.timedelta(days=d) + dt.timedelta(hours=h, minutes=m)  # noqa: E731
+    for d in range(1, HISTORY_DAYS + 1):
+        _audit(rows, day(d, 8), seed.USER_NAME, "10.0.0.1", "accounts", "tokenLogin", {"user": seed.USER_NAME}, 200)
+        if d % 2 == 0:
+            _audit(rows, day(d, 8, 30), seed.OTHER_USER_NAME, "10.0.0.2", "accounts", "tokenLogin",
+                   {"user": seed.OTHER_USER_NAME}, 200)
+        if d % 3 == 0:
+            _audit(rows, day(d, 9), ANALYST, "10.0.0.3", "accounts", "tokenLogin", {"user": ANALYST}, 200)
+    for m in range(3):
+        _audit(rows, day(2, 7, m), ANALYST, FAILED_LOGIN_IP, "accounts", "login", {"user": ANALYST}, 401,
+               "Invalid credentials")
+    _audit(rows, day(1, 7, 10), ANALYST, NEW_IP, "accounts", "tokenLogin", {"user": ANALYST}, 200)
+    _audit(rows, day(5, 8, 30), seed.OTHER_USER_NAME, "10.0.0.2", "accounts", "tokenLogin",
+           {"user": seed.OTHER_USER_NAME}, 403, "User is disabled")
+    _audit(rows, day(4, 11), seed.USER_NAME, "10.0.0.1", "unityCatalog", "updatePermissions",
+           {"securable_type": "table", "securable_full_name": "main.sales.orders",
+            "changes": '[{"principal":"analysts","add":["SELECT"]}]'}, 200)
+    _audit(rows, day(6, 11), seed.OTHER_USER_NAME, "10.0.0.2", "accounts", "addPrincipalToGroup",
+           {"targetGroupName": "admins", "targetUserName": ANALYST}, 200)
+    _audit(rows, day(12, 11), seed.USER_NAME, "10.0.0.1", "jobs", "changeJobAcl",
+           {"jobId": "9000001", "aclPermissionSet": "CAN_MANAGE_RUN"}, 200)
+
+
+# (entity job_id, [(source table, [(source col, target col)])], target table)
+LINEAGE_FLOWS = [
+    ("9000001", [("main.sales.orders_raw", [("order_id", "order_id"), ("amount", "amount")])], "main.sales.orders"),
+    ("9000002", [("main.web.clickstream_raw", [("session_id", "session_id")])], "main.web.sessions"),
+    ("9000004", [("main.sales.orders", [("amount", "revenue")]), ("main.sales.customers", [("region", "region")])],
+     "main.sales.daily_revenue"),
+]
+
+
+def _side(full: str | None) -> tuple:
+    if full is None:
+        return (None, None, None, None, None, None)
+    cat, sch, name = full.split(".")
+    return (full, cat, sch, name, None, "TABLE")
+
+
+def _seed_lineage(rows, midnight):
+    """A lineage edge per source table for every successful seeded run of the writing jobs; dashboard reads."""
+    seq = 0
+    by_job = {j[0]: j for j in HISTORY_JOBS}
+    for job_id, sources, target in LINEAGE_FLOWS:
+        _, _, hours, runs_on, _, _, fails = by_job[job_id]
+        for d in range(HISTORY_DAYS, 0, -1):
+            if not runs_on(d) or fails(d):
+                continue
+            for h in hours:
+                t = midnight - dt.timedelta(days=d) + dt.timedelta(hours=h, minutes=20)
+                run_id = f"lr-{job_id}-{d}-{h}"
+                for source, cols in sources:
+                    seq += 1
+                    meta = {"job_info": {"job_id": job_id, "job_run_id": run_id}, "dashboard_id": None,
+                            "legacy_dashboard_id": None, "notebook_id": None, "sql_query_id": None,
+                            "dlt_pipeline_info": None}
+                    common = (ACCOUNT_ID, METASTORE_ID, seed.WORKSPACE_ID, "JOB", job_id, run_id)
+                    tail = (seed.USER_NAME, t, t.date(), f"tl-{seq}", f"te-{seq}", None, meta)
+                    rows["access.table_lineage"].append(common + _side(source) + _side(target) + tail)
+                    for sc, tc in cols:
+                        rows["access.column_lineage"].append(
+                            common + _side(source) + (sc,) + _side(target) + (tc,)
+                            + (seed.USER_NAME, t, t.date(), f"cl-{seq}-{tc}", f"ce-{seq}-{tc}", None, meta))
+    for d in range(1, HISTORY_DAYS + 1):  # a dashboard reads the revenue table daily (no target)
+        seq += 1
+        t = midnight - dt.timedelta(days=d) + dt.timedelta(hours=9)
+        meta = {"job_info": None, "dashboard_id": "01ef-dash-revenue", "legacy_dashboard_id": None,
+                "notebook_id": None, "sql_query_id": None, "dlt_pipeline_info": None}
+        rows["access.table_lineage"].append(
+            (ACCOUNT_ID, METASTORE_ID, seed.WORKSPACE_ID, "DASHBOARD", "01ef-dash-revenue", None)
+            + _side("main.sales.daily_revenue") + _side(None)
+            + (ANALYST, t, t.date(), f"tl-{seq}", f"te-{seq}", None, meta))
+
+
+SERVING_ENDPOINTS = [
+    # served_entity_id, endpoint, served entity name, entity type, entity name, version, task, changed d days ago
+    ("se-churn-2", "churn-model", "churn-model-2", "CUSTOM_MODEL", "main.ml.churn", "2", None, HISTORY_DAYS),
+    ("se-churn-3", "churn-model", "churn-model-3", "CUSTOM_MODEL", "main.ml.churn", "3", None, 20),
+    ("se-llm-1", "llm-chat", "databricks-meta-llama-3-3-70b-instruct", "FOUNDATION_MODEL",
+     "system.ai.databricks-meta-llama-3-3-70b-instruct", "1", "llm/v1/chat", HISTORY_DAYS),
+]
+
+
+def _seed_serving(rows, midnight):
+    """Two endpoints: churn-model (20 requests a day) and llm-chat (10 a day); see the module docstring."""
+    for i, (eid, endpoint, sname, etype, ename, version, task, d) in enumerate(SERVING_ENDPOINTS):
+        t = midnight - dt.timedelta(days=d)
+        custom = {"min_concurrency": 0, "max_concurrency": 4, "compute_type": "CPU"} if etype == "CUSTOM_MODEL" else None
+        found = {"min_provisioned_throughput": 0, "max_provisioned_throughput": 100} if task else None
+        rows["serving.served_entities"].append(
+            (eid, ACCOUNT_ID, seed.WORKSPACE_ID, seed.USER_NAME, endpoint, f"ep-{endpoint}", sname, etype, ename,
+             version, i + 1, task, None, found, custom, None, t, None))
+    n = 0
+    for d in range(HISTORY_DAYS, 0, -1):
+        base = midnight - dt.timedelta(days=d)
+        for i in range(20):
+            n += 1
+            status = 500 if d % 5 == 0 and i < 2 else 200
+            rows["serving.endpoint_usage"].append(
+                (ACCOUNT_ID, seed.WORKSPACE_ID, None, f"dr-{n}", seed.USER_NAME, status,
+                 base + dt.timedelta(hours=i, minutes=5), None, None, 512, 0 if status != 200 else 16,
+                 _map({}), False, "se-churn-3" if d <= 20 else "se-churn-2"))
+        for i in range(10):
+            n += 1
+            status = 429 if i == 9 and d % 3 == 0 else 200
+            rows["serving.endpoint_usage"].append(
+                (ACCOUNT_ID, seed.WORKSPACE_ID, f"chat-{n}", f"dr-{n}", ANALYST, status,
+                 base + dt.timedelta(hours=2 * i, minutes=30), 100 + i, 0 if status != 200 else 50, 400 + 4 * i,
+                 0 if status != 200 else 200, _map({"app": "support-bot"}), True, "se-llm-1"))
+
+
+MLFLOW_EXPERIMENTS = [
+    ("1001", f"/Users/{seed.USER_NAME}/churn", HISTORY_DAYS, None),
+    ("1002", "/Shared/llm-eval", HISTORY_DAYS, None),
+    ("1003", f"/Users/{seed.OTHER_USER_NAME}/scratch", HISTORY_DAYS, 15),
+]
+
+
+def _seed_mlflow(rows, midnight):
+    """Experiments and runs: churn training runs with weekly-ml-training, daily llm-eval runs for 14 days."""
+    ago = lambda d, h=0: midnight - dt.timedelta(days=d) + dt.timedelta(hours=h)  # noqa: E731
+    for exp_id, name, created, deleted in MLFLOW_EXPERIMENTS:
+        rows["mlflow.experiments_latest"].append(
+            (ACCOUNT_ID, ago(deleted or created), None if deleted is None else ago(deleted), exp_id,
+             seed.WORKSPACE_ID, name, ago(created)))
+
+    def run(exp_id, run_id, name, user, start, minutes, status, metrics):
+        end = start + dt.timedelta(minutes=minutes)
+        agg = [{"metric_name": k, "latest_value": v, "latest_step": 10, "latest_timestamp": end, "max_value": v,
+                "min_value": v / 2} for k, v in metrics.items()]
+        rows["mlflow.runs_latest"].append(
+            (ACCOUNT_ID, end, None, seed.WORKSPACE_ID, run_id, exp_id, user, start, end, name, status,
+             _map({"max_depth": "6"}), _map({"mlflow.source.type": "JOB"}), agg))
+
+    for d in range(HISTORY_DAYS, 0, -1):
+        if d % 7 == 3:
+            run("1001", f"run-churn-{d}", f"churn-train-d{d}", seed.USER_NAME, ago(d, 2), 18,
+                "FAILED" if d == 10 else "FINISHED", {} if d == 10 else {"auc": round(0.80 + d / 1000, 3)})
+        if d <= 14:
+            run("1002", f"run-eval-{d}", f"llm-eval-d{d}", ANALYST, ago(d, 4), 30,
+                "KILLED" if d == 4 else "FINISHED", {"accuracy": 0.9})
+    for d in (40, 41):
+        run("1003", f"run-scratch-{d}", f"scratch-{d}", seed.OTHER_USER_NAME, ago(d, 12), 5, "FINISHED", {})
+
+
 # DuckDB reserves the catalog name "system"; the SQL engine renames references to this one.
 ENGINE_CATALOG = "dbx_system"
 
 
-def load(con, snapshot: dict, now_ms: int) -> None:
-    """Create the system catalog (as ``ENGINE_CATALOG``) in DuckDB connection ``con`` and fill every table."""
+def _create(con) -> None:
     con.execute(f"ATTACH ':memory:' AS {ENGINE_CATALOG}")
     for schema in sorted({name.split(".")[0] for name in DDL}):
         con.execute(f"CREATE SCHEMA {ENGINE_CATALOG}.{schema}")
+    for name, ddl in DDL.items():
+        con.execute(f"CREATE TABLE {ENGINE_CATALOG}.{name} ({ddl})")
+
+
+def _table_info(con, name: str) -> list[tuple[str, str]]:
+    return [(r[1], r[2]) for r in con.execute(f"PRAGMA table_info('{ENGINE_CATALOG}.{name}')").fetchall()]
+
+
+def _insert_json_rows(con, name: str, records, tmp: str) -> None:
+    """Insert ``records`` (dicts keyed by column, JSON-ready values) through newline-delimited JSON."""
+    info = _table_info(con, name)
+    path = os.path.join(tmp, name + ".json")
+    with open(path, "w") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec) + "\n")
+    spec = "{" + ", ".join(f"'{c}': '{t}'" for c, t in info) + "}"
+    con.execute(f"INSERT INTO {ENGINE_CATALOG}.{name} SELECT * FROM read_json('{path}', "
+                f"format='newline_delimited', columns={spec})")
+
+
+def load(con, snapshot: dict, now_ms: int) -> None:
+    """Create the system catalog (as ``ENGINE_CATALOG``) in DuckDB connection ``con`` and fill every table."""
+    _create(con)
     rows = build_rows(snapshot, now_ms)
     # rows go through newline-delimited JSON and DuckDB's read_json with the declared column
     # types: binding struct/map values row by row (executemany) is about thirty times slower
     with tempfile.TemporaryDirectory(prefix="sandbox-sql-") as tmp:
-        for name, ddl in DDL.items():
-            table = f"{ENGINE_CATALOG}.{name}"
-            con.execute(f"CREATE TABLE {table} ({ddl})")
-            if not rows[name]:
-                continue
-            info = con.execute(f"PRAGMA table_info('{table}')").fetchall()
-            cols = [r[1] for r in info]
-            path = os.path.join(tmp, name + ".json")
-            with open(path, "w") as fh:
-                for row in rows[name]:
-                    fh.write(json.dumps({c: _json_value(v) for c, v in zip(cols, row)}) + "\n")
-            spec = "{" + ", ".join(f"'{r[1]}': '{r[2]}'" for r in info) + "}"
-            con.execute(f"INSERT INTO {table} SELECT * FROM read_json('{path}', format='newline_delimited', "
-                        f"columns={spec})")
+        for name in DDL:
+            if rows[name]:
+                cols = [c for c, _ in _table_info(con, name)]
+                _insert_json_rows(con, name, ({c: _json_value(v) for c, v in zip(cols, row)} for row in rows[name]),
+                                  tmp)
 
 
 def _json_value(v):
@@ -290,4 +541,127 @@ def _json_value(v):
         return dict(zip(v["key"], v["value"]))
     if isinstance(v, dict):
         return {k: _json_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_value(x) for x in v]
     return v
+
+
+# --- data sets (``sandbox serve --system-tables DIR``) ---------------------------------------
+
+DATASET_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+class DatasetError(ValueError):
+    """A system-table data set that cannot be loaded (unknown table or column, bad value)."""
+
+
+def dataset_files(directory: str | os.PathLike) -> dict[str, str]:
+    """``{"billing.usage": path, ...}`` for the files of a data set directory.
+
+    Files are named ``system.<schema>.<table>.<jsonl|json|csv|parquet>``; other files are ignored.
+    Raises ``DatasetError`` for a missing directory, an unknown table or a table given twice.
+    """
+    if not os.path.isdir(directory):
+        raise DatasetError(f"system tables directory {directory} does not exist")
+    found: dict[str, str] = {}
+    for fname in sorted(os.listdir(directory)):
+        suffix = next((x for x in DATASET_SUFFIXES if fname.endswith(x)), None)
+        if suffix is None or not fname.startswith("system."):
+            continue
+        table = fname[len("system."):-len(suffix)]
+        if table not in DDL:
+            raise DatasetError(f"{fname}: no system table system.{table} (known: "
+                               + ", ".join(f"system.{t}" for t in DDL) + ")")
+        if table in found:
+            raise DatasetError(f"system.{table} is given twice ({os.path.basename(found[table])}, {fname})")
+        found[table] = os.path.join(directory, fname)
+    return found
+
+
+def _scalar(value, ctype: str, where: str):
+    """A CSV/JSON cell as the JSON value DuckDB's read_json casts to ``ctype``."""
+    if value is None or value == "":
+        return None
+    t = ctype.upper()
+    nested = t.startswith(("STRUCT", "MAP")) or t.endswith("[]")
+    if isinstance(value, str) and nested:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise DatasetError(f"{where}: {value!r} is not a JSON object/array") from None
+    if nested:
+        return value
+    try:
+        if t == "TIMESTAMP":
+            ts = dt.datetime.fromisoformat(str(value).replace(" ", "T"))
+            if ts.tzinfo is not None:
+                ts = ts.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return ts.isoformat(sep=" ")
+        if t == "DATE":
+            return dt.date.fromisoformat(str(value)[:10]).isoformat()
+        if t in ("BIGINT", "INTEGER"):
+            return int(value)
+        if t == "DOUBLE" or t.startswith("DECIMAL"):
+            return float(value) if isinstance(value, str) else value
+        if t == "BOOLEAN":
+            return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "t", "yes")
+    except (TypeError, ValueError):
+        raise DatasetError(f"{where}: {value!r} is not a {t}") from None
+    return value if isinstance(value, str) else (json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+
+
+def _records(path: str, info: list[tuple[str, str]]):
+    import csv
+
+    types = dict(info)
+    name = os.path.basename(path)
+    if path.endswith(".csv"):
+        with open(path, newline="", encoding="utf-8") as fh:
+            raw = list(csv.DictReader(fh))
+    else:
+        raw = []
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        raw.append(json.loads(line))
+                    except ValueError as e:
+                        raise DatasetError(f"{name}:{n}: not JSON ({e})") from None
+    out = []
+    for n, rec in enumerate(raw, 1):
+        if not isinstance(rec, dict):
+            raise DatasetError(f"{name}:{n}: a row must be a JSON object")
+        unknown = sorted(set(rec) - set(types))
+        if unknown:
+            raise DatasetError(f"{name}:{n}: unknown column(s) {', '.join(unknown)}")
+        out.append({c: _scalar(rec.get(c), t, f"{name}:{n}:{c}") for c, t in info})
+    return out
+
+
+def load_dataset(con, directory: str | os.PathLike) -> None:
+    """Create the system catalog in ``con`` and fill it from a data set directory (see ``dataset_files``);
+    tables without a file stay empty. Raises ``DatasetError``."""
+    import duckdb
+
+    files = dataset_files(directory)
+    _create(con)
+    with tempfile.TemporaryDirectory(prefix="sandbox-sql-") as tmp:
+        for table, path in files.items():
+            info = _table_info(con, table)
+            try:
+                if path.endswith(".parquet"):
+                    have = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()]
+                    unknown = sorted(set(have) - {c for c, _ in info})
+                    if unknown:
+                        raise DatasetError(f"{os.path.basename(path)}: unknown column(s) {', '.join(unknown)}")
+                    con.execute(f"INSERT INTO {ENGINE_CATALOG}.{table} BY NAME SELECT * FROM read_parquet(?)", [path])
+                else:
+                    _insert_json_rows(con, table, _records(path, info), tmp)
+            except duckdb.Error as e:
+                raise DatasetError(f"{os.path.basename(path)}: {e}") from None
+
+
+def dataset_key(directory: str | os.PathLike) -> tuple:
+    """A cache key that changes when a data set file is added, removed or rewritten."""
+    files = dataset_files(directory)
+    return tuple((t, p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for t, p in sorted(files.items()))
