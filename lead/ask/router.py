@@ -305,9 +305,29 @@ KNOWN_TEMPLATES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
 }
 
 DEFAULT_TEMPLATE = {
-    "cost": "top_cost_contributors", "security": "user_activity_summary", "performance": "idle_or_oversized_clusters",
+    "cost": "top_cost_contributors", "security": "access_anomalies", "performance": "idle_or_oversized_clusters",
     "reliability": "failed_jobs", "quality": "data_freshness", "mlops": "serving_endpoint_usage",
 }
+
+# When a chosen template's required parameter is not in the question: the broader template to run instead.
+REQUIRED_FALLBACK: dict[str, str] = {
+    "user_activity_summary": "access_anomalies",
+    "table_lineage": "data_freshness",
+    "column_lineage": "data_freshness",
+    "budget_variance": "cost_trend_by_sku",
+}
+
+
+def _missing_required(name: str, parameters: dict[str, Any]) -> bool:
+    """True when the catalogue's template `name` has a required parameter not in `parameters`."""
+    try:
+        from tasks.monitoring.catalogue import get
+
+        template = get(name)
+    except Exception:  # noqa: BLE001 - no catalogue (or no such template): nothing to check
+        return False
+    return any(p.required and parameters.get(p.name) is None for p in template.params)
+
 
 # Templates that answer more than their own domain: routed intents covered together.
 SERVES: dict[str, tuple[str, ...]] = {
@@ -478,8 +498,16 @@ def route(question: str, *, today: dt.date | None = None, weights: Weights = DEF
         return Route(question, [], [], 0.0, suggestions=near + [s for s in SUGGESTIONS if s not in near][: 6 - len(near)],
                      scores=combined, evidence={})
     found = P.extract(text, today)
-    templates = [{"name": name, "parameters": P.for_template(found, template_spec(name))}
-                 for name in choose_templates(text, intents, neighbours)]
+    templates = []
+    for name in choose_templates(text, intents, neighbours):
+        parameters = P.for_template(found, template_spec(name))
+        if _missing_required(name, parameters):
+            # A template that needs what the question does not say (a user, a table, a budget)
+            # gives way to its domain's broader one rather than failing when run.
+            name = REQUIRED_FALLBACK.get(name, DEFAULT_TEMPLATE[_domain_of(name) or intents[0]])
+            parameters = P.for_template(found, template_spec(name))
+        if all(t["name"] != name for t in templates):
+            templates.append({"name": name, "parameters": parameters})
     top = combined[intents[0]]
     runner_up = max([combined[d] for d in DOMAINS if d not in intents] or [0.0])
     confidence = round(max(0.0, min(1.0, 0.5 * top + 0.5 * (top - runner_up) / (top or 1.0))), 3)
