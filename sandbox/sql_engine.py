@@ -68,7 +68,9 @@ def translate(statement: str, params: list[dict], now_ms: int) -> str:
             return exp.cast(exp.Literal.string(p["value"]), exp.DataType.build(ptype, dialect="databricks"))
         if isinstance(node, exp.CountIf) and not isinstance(node.this, exp.Distinct):
             # Databricks' count_if is 0 over no rows or only NULL conditions; DuckDB's is NULL
-            return exp.Count(this=exp.Case(ifs=[exp.If(this=node.this, true=exp.Literal.number(1))]))
+            # (the condition is rewritten first: a replaced node's children are not visited again)
+            condition = node.this.copy().transform(rewrite)
+            return exp.Count(this=exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))]))
         if isinstance(node, exp.CurrentDate):
             return exp.cast(exp.Literal.string(now.date().isoformat()), exp.DataType.build("DATE"))
         if isinstance(node, exp.CurrentTimestamp):

@@ -89,9 +89,13 @@ def test_usage_errors(tmp_path, capsys):
     assert _lead(capsys, "ask", "--dry-run", "--questions", str(bad))[0] == 1
 
 
-def test_without_dry_run_is_not_yet(capsys):
-    code, out, err = _lead(capsys, "ask", "Which jobs failed yesterday?")
-    assert code == 1 and "not yet" in err and out == ""
+def test_without_dry_run_and_no_worker_it_says_so_and_keeps_the_tasks(capsys, tmp_path):
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    code, out, err = _lead(capsys, "ask", "Which jobs failed yesterday?", "--wait", "0.5", "--db", db)
+    assert code == 1 and "is a worker running" in err and out == ""
+    code, out, err = _lead(capsys, "status", "--json", "--db", db)
+    (requirement,) = json.loads(out)
+    assert requirement["kind"] == "ad_hoc" and requirement["counts"]["PENDING"] == 2  # the query and the answer
 
 
 def test_dry_run_never_imports_torch():
