@@ -15,7 +15,6 @@ Payload: `{"question", "intents": [domains], "queries": [{"spec_key", "template"
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +82,10 @@ class Answer:
                 lines.append(f"- {domain}: {figures}")
             lines.append("")
         text = "\n".join(lines)
-        root = Path(ctx.settings.get("report_dir") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "reports"))
-        path = root / ctx.task_ref / "answer.md"
+        path = Path(ctx.settings["report_dir"]) / ctx.task_ref / "answer.md"
+        from state.progress import write_atomic
         from state.redaction import redact_text
-        from tasks.monitoring.report import write_bytes_atomic
 
         text = redact_text(text)
-        write_bytes_atomic(path, text.encode())
+        write_atomic(path, text)
         return {"question": question, "answer": text, "path": str(path)}

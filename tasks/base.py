@@ -230,7 +230,8 @@ class TaskContext:
             `WorkerStopping` when the worker is shutting down. Long waits call it often.
         cite: query -> up to 3 citation strings (empty when no docs index is built).
         log: one-line progress messages (secrets must never be passed).
-        settings: worker settings a task type may read (e.g. `run_timeout_seconds`).
+        settings: worker settings a task type may read (e.g. `run_timeout_seconds`;
+            `report_dir` and `outbox_dir`, where reports and unsent e-mails go).
         checkpoint: what the phase left when it last raised `CheckAgain` (None at first).
         deployments: the deployment records (`DeploymentRecords`): which job a deployment
             key names in a workspace, written as soon as a job is created.

@@ -25,7 +25,6 @@ Result: `{"template", "parameters", "statement_id", "columns", "rows" (first 1,0
 from __future__ import annotations
 
 import operator
-import os
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +173,7 @@ class MonitorQuery:
         from tasks.monitoring.report import write_report
 
         template = get(query["template"])
-        report_root = Path(ctx.settings.get("report_dir") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "reports"))
-        report = write_report(report_root / ctx.task_ref, template, query["parameters"], columns, rows,
+        report = write_report(Path(ctx.settings["report_dir"]) / ctx.task_ref, template, query["parameters"], columns, rows,
                               title=ctx.payload.get("monitor") or template.name)
         alerts, firing = self._alerts(ctx, plan, columns, rows)
         return {"template": template.name, "parameters": {p["name"]: p["value"] for p in query["parameters"]},
@@ -207,8 +205,7 @@ class MonitorQuery:
         body = "\n".join([f"The monitor {name} ({ctx.payload.get('template')}) found that {key} now holds.", "",
                           markdown_table(columns, rows, limit=20), "",
                           "You will not be told again while it keeps holding; a new e-mail comes when it starts to hold again."])
-        outbox = os.environ.get("JOB_AGENT_OUTBOX") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "outbox")
         to = list(rule.get("recipients") or [])
         if not to:
             return {"delivered": "none", "reason": "the rule names no recipients"}
-        return Notifier(SmtpSettings.from_env(), fallback_dir=outbox).send(to, subject, body, idempotency_key=f"{ctx.task_ref}:{key}")
+        return Notifier(SmtpSettings.from_env(), fallback_dir=ctx.settings["outbox_dir"]).send(to, subject, body, idempotency_key=f"{ctx.task_ref}:{key}")

@@ -236,10 +236,9 @@ class Notifier:
         if path.exists():
             return result | {"duplicate": True}
         try:
-            self.fallback_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(msg.as_bytes())
-            tmp.replace(path)
+            from state.progress import write_atomic
+
+            write_atomic(path, msg.as_bytes())
         except OSError as error:
             problem = f"cannot write {path}: {error.strerror or error}"
         else:

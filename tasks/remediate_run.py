@@ -344,8 +344,7 @@ class RemediateRun:
                     result["email"] = detail["email"]
                     continue
 
-                outbox = os.environ.get("JOB_AGENT_OUTBOX") or os.path.join(os.environ.get("JOB_AGENT_HOME") or ".job-agent", "outbox")
-                sent = Notifier(SmtpSettings.from_env(), fallback_dir=outbox).send(
+                sent = Notifier(SmtpSettings.from_env(), fallback_dir=ctx.settings["outbox_dir"]).send(
                     action.params["to"], action.params["subject"], action.params["body"],
                     idempotency_key=f"{remediation_key(host, run_id, decision['repair_count'])}:mail")
                 detail["email"] = {"to": action.params["to"], "subject": action.params["subject"], **sent}

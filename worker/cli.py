@@ -74,8 +74,7 @@ def run(
         backoff_base=backoff_base,
         db_timeout=db_timeout,
         progress_dir=progress_dir,
-        task_settings={"run_timeout_seconds": run_timeout,
-                       "report_dir": str(Path(progress_dir or os.environ.get("JOB_AGENT_PROGRESS_DIR") or "progress") / "reports")},
+        task_settings={"run_timeout_seconds": run_timeout},
     )
     stopping = threading.Event()
     citer = Citer(lambda message: log.emit(worker=worker_id, event="note", message=message), enabled=citations)

@@ -164,6 +164,20 @@ class TaskRunner:
         except TransitionConflict as error:
             raise LeaseLost(str(error)) from None
 
+    def _task_settings(self) -> dict[str, Any]:
+        """`ctx.settings`: where reports (`report_dir`: `<progress dir>/reports`) and e-mails
+        without an SMTP server (`outbox_dir`: `$JOB_AGENT_OUTBOX`, else `<home>/outbox`) go,
+        plus the worker's task settings (which win)."""
+        import os
+
+        from state.engine import home_dir
+        from state.progress import default_progress_dir
+
+        progress = Path(self.settings.progress_dir or default_progress_dir())
+        return {"report_dir": str(progress / "reports"),
+                "outbox_dir": os.environ.get("JOB_AGENT_OUTBOX") or str(home_dir() / "outbox"),
+                **self.settings.task_settings}
+
     def _load(self, claim: Claim) -> dict[str, Any]:
         with Session(self.engine) as session:
             task = session.get(Task, claim.task_id)
@@ -215,7 +229,7 @@ class TaskRunner:
             heartbeat=keeper.beat,
             cite=self.cite,
             log=lambda message: log.emit(worker=owner, task=ref, event="note", message=message),
-            settings=dict(self.settings.task_settings),
+            settings=self._task_settings(),
             deployments=StateDeploymentRecords(self.engine, self.db, claim.task_id),
             decisions=StateDecisionRecords(self.engine, self.db, claim.task_id),
             save_checkpoint=lambda data: self._held("save checkpoint", lambda session: update_held(

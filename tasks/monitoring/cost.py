@@ -11,6 +11,7 @@ back to `usage_metadata.job_name`. Date ranges are inclusive `usage_date` bounds
 from __future__ import annotations
 
 from tasks.monitoring.catalogue import Param, Template, register
+from tasks.monitoring.sql_parts import FAILED_RESULT_STATES, LATEST_JOBS
 
 _START = Param("start_date", "DATE", "first usage date (inclusive)", default="today-30")
 _END = Param("end_date", "DATE", "last usage date (inclusive)", default="today")
@@ -50,12 +51,6 @@ _PRICED = """priced AS (
   WHERE u.usage_date BETWEEN CAST(:start_date AS DATE) AND CAST(:end_date AS DATE)
 )"""
 
-# the latest row of each job (system.lakeflow.jobs is slowly changing)
-_LATEST_JOBS = """latest_jobs AS (
-  SELECT workspace_id, job_id, name, tags
-  FROM system.lakeflow.jobs
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1
-)"""
 
 TOP_COST_CONTRIBUTORS = Template(
     name="top_cost_contributors",
@@ -63,7 +58,7 @@ TOP_COST_CONTRIBUTORS = Template(
     answers="Which jobs cost the most (list price, USD) between two dates?",
     params=(_START, _END, _TOP_N),
     sql=f"""WITH {_PRICED},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 per_job AS (
   SELECT
     p.workspace_id,
@@ -270,7 +265,7 @@ SPEND_BY_TAG = Template(
     answers="How is list-price spend split by the values of one custom tag (untagged spend shown apart)?",
     params=(_TAG_KEY, _START, _END),
     sql=f"""WITH {_PRICED},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 tagged AS (
   SELECT COALESCE({_TAG_VALUE}, '(untagged)') AS tag_value, p.usage_quantity, p.list_cost
   FROM priced p
@@ -301,7 +296,7 @@ UNTAGGED_SPEND = Template(
     params=(Param("tag_key", "STRING", "tag key that should be set (NULL = usage with no tags at all)",
                   default="team"), _START, _END),
     sql=f"""WITH {_PRICED},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 untagged AS (
   SELECT p.*, j.name AS latest_job_name
   FROM priced p
@@ -343,7 +338,7 @@ MOST_EXPENSIVE_RUNS = Template(
     answers="Which individual job runs cost the most between two dates?",
     params=(_START, _END, _TOP_N),
     sql=f"""WITH {_PRICED},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 {_RUNS},
 per_run AS (
   SELECT p.workspace_id, p.job_id, p.job_run_id,
@@ -386,7 +381,7 @@ FAILED_RUN_COST = Template(
     answers="How much did failed job runs cost, per job, between two dates?",
     params=(_START, _END),
     sql=f"""WITH {_PRICED},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 {_RUNS},
 per_run AS (
   SELECT p.workspace_id, p.job_id, p.job_run_id, MAX(p.usage_job_name) AS usage_job_name,
@@ -400,9 +395,9 @@ per_job AS (
     r.workspace_id,
     r.job_id,
     COALESCE(MAX(j.name), MAX(r.usage_job_name)) AS job_name,
-    COUNT_IF(t.result_state IN ('FAILED', 'ERROR', 'TIMED_OUT')) AS failed_runs,
-    SUM(CASE WHEN t.result_state IN ('FAILED', 'ERROR', 'TIMED_OUT') THEN r.dbus ELSE 0 END) AS failed_dbus,
-    SUM(CASE WHEN t.result_state IN ('FAILED', 'ERROR', 'TIMED_OUT') THEN r.list_cost ELSE 0 END) AS failed_cost,
+    COUNT_IF(t.result_state IN {FAILED_RESULT_STATES}) AS failed_runs,
+    SUM(CASE WHEN t.result_state IN {FAILED_RESULT_STATES} THEN r.dbus ELSE 0 END) AS failed_dbus,
+    SUM(CASE WHEN t.result_state IN {FAILED_RESULT_STATES} THEN r.list_cost ELSE 0 END) AS failed_cost,
     SUM(r.list_cost) AS total_cost
   FROM per_run r
   JOIN runs t ON t.workspace_id = r.workspace_id AND t.run_id = r.job_run_id

@@ -11,6 +11,7 @@ period_start_time, end = MAX period_end_time, outcome = last row's result_state)
 from __future__ import annotations
 
 from tasks.monitoring.catalogue import Param, Template, register
+from tasks.monitoring.sql_parts import LATEST_JOBS
 
 _START = Param("start_date", "DATE", "first date (inclusive)", default="today-30")
 _END = Param("end_date", "DATE", "last date (inclusive)", default="today")
@@ -20,11 +21,6 @@ _TIMELINE_READ = ("system.lakeflow.job_run_timeline(workspace_id, job_id, run_id
 _JOBS_READ = "system.lakeflow.jobs(workspace_id, job_id, name, change_time)"
 _CLUSTERS_READ = "system.compute.clusters(workspace_id, cluster_id, cluster_name, cluster_source, owned_by, change_time)"
 
-_LATEST_JOBS = """latest_jobs AS (
-  SELECT workspace_id, job_id, name
-  FROM system.lakeflow.jobs
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1
-)"""
 _LATEST_CLUSTERS = """latest_clusters AS (
   SELECT workspace_id, cluster_id, cluster_name, cluster_source, owned_by
   FROM system.compute.clusters
@@ -91,7 +87,7 @@ JOB_DURATION_TRENDS = Template(
     params=(Param("job_name", "STRING", "job name or part of it, case-insensitive (NULL = every job)"),
             Param("days_back", "INT", "how many days back from today", default=30, minimum=1, maximum=365)),
     sql=f"""WITH {_runs("date_sub(current_date(), :days_back)", None)},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 named AS (
   SELECT r.*, COALESCE(j.name, r.run_name) AS job_name
   FROM runs r
@@ -127,7 +123,7 @@ JOB_DURATION_OUTLIERS = Template(
     params=(_START, _END, Param("min_runs", "INT", "only jobs with at least this many finished runs", default=3,
                                 minimum=1, maximum=100000)),
     sql=f"""WITH {_runs("CAST(:start_date AS DATE)", "date_add(CAST(:end_date AS DATE), 1)")},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 per_job AS (
   SELECT
     r.workspace_id,
@@ -177,7 +173,7 @@ JOBS_ON_ALL_PURPOSE_CLUSTERS = Template(
     AND t.period_start_time < date_add(CAST(:end_date AS DATE), 1)
 ),
 {_LATEST_CLUSTERS},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 on_all_purpose AS (
   SELECT tc.*, c.cluster_name, c.owned_by
   FROM task_compute tc

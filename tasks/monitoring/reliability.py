@@ -11,20 +11,15 @@ row of the slowly changing `system.lakeflow.jobs`, falling back to the run name.
 from __future__ import annotations
 
 from tasks.monitoring.catalogue import Param, Template, register
+from tasks.monitoring.sql_parts import FAILED_RESULT_STATES, LATEST_JOBS
 
 _START = Param("start_date", "DATE", "first run start date (inclusive)", default="today-30")
 _END = Param("end_date", "DATE", "last run start date (inclusive)", default="today")
-_FAILED = "('FAILED', 'ERROR', 'TIMED_OUT')"
 
 _TIMELINE_READ = ("system.lakeflow.job_run_timeline(workspace_id, job_id, run_id, run_name, period_start_time, "
                   "period_end_time, result_state, termination_code, trigger_type)")
 _JOBS_READ = "system.lakeflow.jobs(workspace_id, job_id, name, change_time)"
 
-_LATEST_JOBS = """latest_jobs AS (
-  SELECT workspace_id, job_id, name
-  FROM system.lakeflow.jobs
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY workspace_id, job_id ORDER BY change_time DESC) = 1
-)"""
 
 # every run that started on or after start_date (no upper bound: later runs tell recoveries)
 _ALL_RUNS = f"""all_runs AS (
@@ -38,7 +33,7 @@ _ALL_RUNS = f"""all_runs AS (
     MAX(period_end_time) AS run_end,
     max_by(result_state, period_end_time) AS result_state,
     max_by(termination_code, period_end_time) AS termination_code,
-    MIN(CASE WHEN result_state IN {_FAILED} THEN period_end_time END) AS first_failure_end
+    MIN(CASE WHEN result_state IN {FAILED_RESULT_STATES} THEN period_end_time END) AS first_failure_end
   FROM system.lakeflow.job_run_timeline
   WHERE period_start_time >= date_sub(CAST(:start_date AS DATE), 7)
   GROUP BY workspace_id, job_id, run_id
@@ -59,7 +54,7 @@ FAILED_JOBS = Template(
     answers="Which job runs failed between two dates (optionally in one workspace), and how?",
     params=(_START, _END, Param("workspace_id", "STRING", "workspace id (NULL = every workspace)")),
     sql=f"""WITH {_RUNS},
-{_LATEST_JOBS}
+{LATEST_JOBS}
 SELECT
   r.workspace_id,
   r.job_id,
@@ -73,7 +68,7 @@ SELECT
   r.trigger_type
 FROM runs r
 LEFT JOIN latest_jobs j ON j.workspace_id = r.workspace_id AND j.job_id = r.job_id
-WHERE r.result_state IN {_FAILED}
+WHERE r.result_state IN {FAILED_RESULT_STATES}
   AND (:workspace_id IS NULL OR r.workspace_id = :workspace_id)
 ORDER BY r.run_start DESC, r.run_id""",
     columns=("workspace_id", "job_id", "job_name", "run_id", "run_start", "run_end", "duration_minutes",
@@ -90,7 +85,7 @@ JOB_SLA_COMPLIANCE = Template(
     params=(Param("sla_minutes", "INT", "longest acceptable run duration, minutes", default=60, minimum=1,
                   maximum=10080), _START, _END),
     sql=f"""WITH {_RUNS},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 per_job AS (
   SELECT
     r.workspace_id,
@@ -99,7 +94,7 @@ per_job AS (
     COUNT(*) AS runs,
     COUNT_IF(r.result_state = 'SUCCEEDED' AND r.duration_minutes <= :sla_minutes) AS within_sla,
     COUNT_IF(r.duration_minutes > :sla_minutes) AS late_runs,
-    COUNT_IF(r.result_state IN {_FAILED}) AS failed_runs,
+    COUNT_IF(r.result_state IN {FAILED_RESULT_STATES}) AS failed_runs,
     percentile_approx(r.duration_minutes, 0.9) AS p90_duration,
     MAX(r.duration_minutes) AS max_duration
   FROM runs r
@@ -135,7 +130,7 @@ JOB_FAILURE_RATE = Template(
     params=(_START, _END, Param("min_runs", "INT", "only jobs with at least this many finished runs", default=1,
                                 minimum=1, maximum=100000)),
     sql=f"""WITH {_RUNS},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 per_job AS (
   SELECT
     r.workspace_id,
@@ -143,10 +138,10 @@ per_job AS (
     COALESCE(MAX(j.name), MAX(r.run_name)) AS job_name,
     COUNT(*) AS runs,
     COUNT_IF(r.result_state = 'SUCCEEDED') AS succeeded,
-    COUNT_IF(r.result_state IN {_FAILED}) AS failed,
-    MAX(CASE WHEN r.result_state IN {_FAILED} THEN r.run_start END) AS last_failure_start,
-    max_by(CASE WHEN r.result_state IN {_FAILED} THEN r.termination_code END,
-           CASE WHEN r.result_state IN {_FAILED} THEN r.run_start END) AS last_termination_code
+    COUNT_IF(r.result_state IN {FAILED_RESULT_STATES}) AS failed,
+    MAX(CASE WHEN r.result_state IN {FAILED_RESULT_STATES} THEN r.run_start END) AS last_failure_start,
+    max_by(CASE WHEN r.result_state IN {FAILED_RESULT_STATES} THEN r.termination_code END,
+           CASE WHEN r.result_state IN {FAILED_RESULT_STATES} THEN r.run_start END) AS last_termination_code
   FROM runs r
   LEFT JOIN latest_jobs j ON j.workspace_id = r.workspace_id AND j.job_id = r.job_id
   GROUP BY r.workspace_id, r.job_id
@@ -179,7 +174,7 @@ REPAIRS_AND_TIME_TO_REPAIR = Template(
             "failure was fixed (repair in the same run, or the next successful run)?",
     params=(_START, _END),
     sql=f"""WITH {_ALL_RUNS},
-{_LATEST_JOBS},
+{LATEST_JOBS},
 with_next AS (
   SELECT
     a.*,
@@ -195,7 +190,7 @@ failures AS (
     result_state = 'SUCCEEDED' AND first_failure_end IS NOT NULL AS repaired,
     CASE WHEN result_state = 'SUCCEEDED' AND first_failure_end IS NOT NULL
          THEN timestampdiff(SECOND, first_failure_end, run_end) / 60.0 END AS repair_minutes,
-    CASE WHEN result_state IN {_FAILED}
+    CASE WHEN result_state IN {FAILED_RESULT_STATES}
          THEN timestampdiff(SECOND, run_end, next_success_end) / 3600.0 END AS recovery_hours
   FROM with_next
   WHERE first_failure_end IS NOT NULL
@@ -209,7 +204,7 @@ SELECT
   COUNT_IF(f.repaired) AS repaired_runs,
   ROUND(AVG(f.repair_minutes), 2) AS avg_repair_minutes,
   COUNT(f.recovery_hours) AS recovered_failures,
-  COUNT_IF(f.result_state IN {_FAILED} AND f.recovery_hours IS NULL) AS unrecovered_failures,
+  COUNT_IF(f.result_state IN {FAILED_RESULT_STATES} AND f.recovery_hours IS NULL) AS unrecovered_failures,
   ROUND(AVG(f.recovery_hours), 2) AS mean_time_to_recovery_hours,
   ROUND(MAX(f.recovery_hours), 2) AS max_time_to_recovery_hours
 FROM failures f

@@ -13,25 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from state.progress import write_atomic
+
 MARKDOWN_ROWS = 50
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cell(value: Any) -> str:
@@ -83,12 +70,12 @@ def write_report(directory: Path, template: Any, parameters: list[dict[str, Any]
             text += ["![chart](chart.png)", ""]
         else:
             chart_path = None
-    write_bytes_atomic(directory / "report.md", redact_text("\n".join(text)).encode())
+    write_atomic(directory / "report.md", redact_text("\n".join(text)))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     writer.writerows(rows)
-    write_bytes_atomic(directory / "rows.csv", buffer.getvalue().encode())
+    write_atomic(directory / "rows.csv", buffer.getvalue())
     return {"markdown": str(directory / "report.md"), "csv": str(directory / "rows.csv"),
             "chart": str(chart_path) if chart_path else None, "shown_rows": min(len(rows), MARKDOWN_ROWS), "totals": sums}
 
@@ -128,5 +115,5 @@ def _chart(path: Path, spec: dict[str, str], columns: list[str], rows: list[list
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
     return True
