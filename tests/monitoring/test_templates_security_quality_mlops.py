@@ -238,7 +238,14 @@ def test_quality_figures(planted):
         ["upstream", "a.b.src1", "x", "a.b.mid", "x"], ["downstream", "a.b.mid", "x", "a.b.out", "y"]]
     now = dt.datetime.fromtimestamp(planted.now_ms() / 1000, dt.timezone.utc).replace(tzinfo=None, second=0,
                                                                                       microsecond=0)
-    hours = lambda n: str(round((now - _dt(planted, n, 6)).total_seconds() / 3600, 1))  # noqa: E731
+    def hours(n: int) -> str:
+        # as the SQL computes it: whole minutes / 60, rounded half up to one decimal (Python's
+        # round() on the float would round 40.65 down and fail whenever the frozen clock's minute
+        # falls on such a value)
+        from decimal import ROUND_HALF_UP, Decimal
+
+        minutes = int((now - _dt(planted, n, 6)).total_seconds() // 60)
+        return str((Decimal(minutes) / Decimal(60)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
     assert run(planted, "data_freshness") == [
         ["a.b.out", _ts(planted, 3, 6), hours(3), "2", "1"],
         ["a.b.mid", _ts(planted, 1, 6), hours(1), "3", "1"]]
