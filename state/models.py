@@ -239,3 +239,73 @@ class Decision(SQLModel, table=True):
     def ref(self) -> str:
         """The id as shown to people, e.g. `D-0001`."""
         return f"D-{self.id:04d}"
+
+
+class LlmCall(SQLModel, table=True):
+    """One model call made through the LLM gateway (`llm.gateway`), for accounting.
+
+    `purpose` names what the call was for (`prose_lead`, `remediation`, `ask_route`,
+    `ask_summary`, ...); `model` the litellm model string. `prompt_tokens`,
+    `completion_tokens` and `cost_usd` come from the provider's usage block and litellm's
+    price table (`cost_usd` is None when litellm does not know the model's price).
+    `cached` is true for an answer served from `llm_cache` (no tokens billed, not counted as a
+    call by `lead llm usage`). `status` is `ok`, `invalid` (the output failed validation) or
+    `error` (the call failed); `error` holds the masked message. `duration_ms` is wall time.
+    `request_key` is the cache key (sha256 of the request). Nothing secret is stored: the
+    prompt itself is not kept here.
+    """
+
+    __tablename__ = "llm_call"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+    model: str
+    purpose: str = Field(index=True)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: Optional[float] = None
+    cached: bool = False
+    status: str = "ok"
+    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_ms: int = 0
+    request_key: str = Field(default="", index=True)
+    task_id: Optional[int] = None
+
+
+class LlmCacheEntry(SQLModel, table=True):
+    """A model response kept so the same request is not paid for twice.
+
+    `key` is the sha256 of the request (model, messages after masking, response format,
+    temperature); `content` the text the model answered; the token counts are what the
+    original call was billed.
+    """
+
+    __tablename__ = "llm_cache"
+
+    key: str = Field(primary_key=True)
+    model: str
+    content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One tool call received by the MCP server (`lead mcp`), newest last by `id`.
+
+    `tool` is the tool name; `arguments` the call's arguments with secrets masked
+    (`state.redaction.redact`); `status` is `ok`, `error` (the tool raised a typed error) or
+    `refused` (a write tool on a read-only server); `error` the message shown to the client;
+    `client` the MCP client's name from its `initialize` request (None when it gave none).
+    """
+
+    __tablename__ = "audit_entry"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+    tool: str = Field(index=True)
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "ok"
+    error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    client: Optional[str] = None
+    duration_ms: int = 0

@@ -36,7 +36,7 @@ from typing import Callable
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-REVISIONS: tuple[str, ...] = ("0001_baseline", "0002_identity_recurrence", "0003_decisions")
+REVISIONS: tuple[str, ...] = ("0001_baseline", "0002_identity_recurrence", "0003_decisions", "0004_llm_audit")
 """Every revision, oldest first; the last is the head."""
 
 BASELINE_REVISION = REVISIONS[0]
