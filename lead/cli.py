@@ -404,6 +404,9 @@ from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages 
 app.command("triage")(triage)
 from lead.cli_ask import ask  # noqa: E402  (route monitoring questions)
 app.command("ask")(ask)
+from lead.cli_llm import app as llm_app  # noqa: E402  (the model's configuration and usage)
+
+app.add_typer(llm_app, name="llm")
 
 
 def main() -> None:
