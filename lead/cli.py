@@ -404,6 +404,9 @@ from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages 
 app.command("triage")(triage)
 from lead.cli_ask import ask  # noqa: E402  (route monitoring questions)
 app.command("ask")(ask)
+from lead import cli_mcp  # noqa: E402  (the MCP server and its audit log)
+app.command("mcp")(cli_mcp.mcp)
+app.command("audit")(cli_mcp.audit)
 
 
 def main() -> None:
