@@ -404,6 +404,10 @@ from lead.cli_triage import triage  # noqa: E402  (classify failed-run messages 
 app.command("triage")(triage)
 from lead.cli_ask import ask  # noqa: E402  (route monitoring questions)
 app.command("ask")(ask)
+from lead import cli_run  # noqa: E402  (run control: lead run, lead runs status/cancel)
+
+app.command("run")(cli_run.run)
+app.add_typer(cli_run.runs_app, name="runs")
 
 
 def main() -> None:
