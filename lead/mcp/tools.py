@@ -271,6 +271,10 @@ def _run_call(call: Callable[[], Any]) -> Any:
         return call().as_dict()
     except run_control.RunControlError as error:
         raise ToolError(str(error)) from None
+    except run_control.RunControlTaskFailed as error:
+        run_id = error.result.get("run_id")
+        raise ToolError(f"{error} ({error.task_ref} of {error.requirement_ref} is {error.status}"
+                        + (f"; run {run_id}" if run_id else "") + (f": {error.error}" if error.error else "") + ")") from None
 
 
 def start_job_run(env: ToolEnv, args: dict[str, Any]) -> Any:
