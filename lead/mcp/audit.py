@@ -50,6 +50,8 @@ def schema_problem(schema: dict[str, Any], arguments: Any) -> str | None:
 def run_call(env: ToolEnv, name: str, arguments: Any, *, allow_writes: bool, client: str | None) -> CallOutcome:
     """Run tool `name` with `arguments` and audit it (one `audit_entry` row, always).
 
+    The result is masked (`state.redaction.redact`) like everything `lead` shows.
+
     Never raises for a tool's failure: an unknown tool, a schema mismatch or a `ToolError` is
     `error`; a write tool without `allow_writes` is `refused`; any other exception is an
     `error` "internal error: ..." (its traceback goes to stderr, masked).
@@ -75,7 +77,9 @@ def _dispatch(env: ToolEnv, name: str, arguments: Any, *, allow_writes: bool) ->
     if problem is not None:
         return CallOutcome("error", error=f"{name}: {problem}")
     try:
-        return CallOutcome("ok", result=tool.handler(env, dict(arguments)))
+        from state.redaction import redact
+
+        return CallOutcome("ok", result=redact(tool.handler(env, dict(arguments))))
     except ToolError as error:
         return CallOutcome("error", error=f"{name}: {error}")
     except Exception as error:  # noqa: BLE001 - the client gets a tool error, never a dropped connection

@@ -202,3 +202,44 @@ def test_every_tool_against_the_sandbox_with_workers(mcp_env):
     assert first_submit["tool"] == "submit_requirements" and "***" in first_submit["arguments"]["text"]
     errors = [a for a in audit if a["status"] == "error"]
     assert all(a["error"] for a in errors) and all(a["error"] is None for a in audit if a["status"] == "ok")
+
+
+def test_ask_and_run_monitor_wait_for_a_running_worker(mcp_env):
+    """With wait_seconds, `ask` returns the workers' answer and `run_monitor` the query's
+    rows, while a worker runs beside the server; without a worker, ask says so and stays queued."""
+    import subprocess
+    import sys
+
+    seen = {}
+
+    async def alone():
+        async with mcp_env.session() as s:
+            seen["queued"] = payload(await s.call_tool("ask", {"question": "which jobs failed most often last week?",
+                                                                "wait_seconds": 0.5}))
+
+    async def with_worker():
+        async with mcp_env.session("--allow-writes") as s:
+            seen["asked"] = payload(await s.call_tool("ask", {"question": "What are our top 5 cost contributors this month?",
+                                                               "wait_seconds": 90}))
+            seen["monitor"] = payload(await s.call_tool("run_monitor", {"template": "most_expensive_runs",
+                                                                       "parameters": {"top_n": 2}, "wait_seconds": 90}))
+
+    anyio.run(alone)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "--no-citations", "--sandbox", "--sandbox-state", str(mcp_env.sandbox_state),
+         "--sandbox-clock-speed", "3600", "--poll-interval", "0.05", "--db", mcp_env.db_url,
+         "--progress-dir", str(mcp_env.progress)],
+        cwd=mcp_env.root, env=mcp_env.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        anyio.run(with_worker)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    queued = seen["queued"]
+    assert queued["status"] == "PENDING" and queued["answer"] is None and "is a worker running?" in queued["note"]
+    asked = seen["asked"]
+    assert asked["status"] == "COMPLETE" and asked["intents"] == ["cost"]
+    assert asked["answer"].startswith("#") and asked["path"].endswith("answer.md")
+    monitor = seen["monitor"]
+    assert monitor["template"] == "most_expensive_runs" and monitor["row_count"] <= 2 and monitor["columns"]
+    assert [a["tool"] for a in mcp_env.audit()] == ["run_monitor", "ask", "ask"]
