@@ -103,3 +103,14 @@ ws.close()
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+def test_the_lead_command_does_not_import_the_mcp_sdk():
+    """`lead submit`/`lead status` load `lead.cli`, which registers `lead mcp`: the MCP SDK,
+    uvicorn and jsonschema wait for `lead mcp` itself."""
+    code = ("import sys, lead.cli\n"
+            "print(sorted(m for m in ('mcp', 'mcp_types', 'uvicorn', 'starlette', 'jsonschema', 'databricks.sdk')"
+            " if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
