@@ -40,15 +40,28 @@ class LazyWorkspace:
         self._lock = threading.Lock()
 
     def __call__(self):
-        """The `worker.workspace.WorkspaceProvider`."""
+        """The `worker.workspace.WorkspaceProvider`, its client already made.
+
+        Raises:
+            lead.mcp.tools.ToolError: the workspace cannot be used (no usable auth, unknown
+                profile, a sandbox state file it cannot read); the next call tries again.
+        """
         with self._lock:
             if self._provider is None:
                 from worker.workspace import open_workspace
 
                 o = self._options
-                self._provider = self._stack.enter_context(open_workspace(
-                    sandbox=o.sandbox, sandbox_state=o.sandbox_state, sandbox_clock_speed=o.sandbox_clock_speed,
-                    profile=o.profile))
+                try:
+                    provider = self._stack.enter_context(open_workspace(
+                        sandbox=o.sandbox, sandbox_state=o.sandbox_state, sandbox_clock_speed=o.sandbox_clock_speed,
+                        profile=o.profile))
+                    provider()  # the SDK resolves its configuration (auth) here
+                except Exception as error:  # noqa: BLE001 - any failure here means "cannot use this workspace"
+                    from lead.mcp.tools import ToolError
+
+                    self._stack.close()
+                    raise ToolError(f"cannot use the workspace ({_describe(o)}): {type(error).__name__}: {error}") from None
+                self._provider = provider
             return self._provider
 
     def close(self) -> None:
@@ -56,6 +69,12 @@ class LazyWorkspace:
         with self._lock:
             self._stack.close()
             self._provider = None
+
+
+def _describe(o: WorkspaceOptions) -> str:
+    if o.sandbox:
+        return f"SANDBOX, state {o.sandbox_state}" if o.sandbox_state else "SANDBOX"
+    return f"Databricks profile {o.profile}" if o.profile else "Databricks (SDK unified auth)"
 
 
 def client_name(ctx: Any) -> str | None:

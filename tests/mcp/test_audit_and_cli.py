@@ -114,3 +114,30 @@ def test_the_lead_command_does_not_import_the_mcp_sdk():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
+
+
+def test_an_unusable_workspace_is_a_tool_error(mcp_env, monkeypatch):
+    """No usable Databricks auth (an unknown profile): the workspace tools say so as a tool
+    error, audited `error`, and the server keeps serving."""
+    from lead.mcp.audit import run_call
+    from lead.mcp.server import LazyWorkspace, WorkspaceOptions
+    from lead.mcp.tools import ToolEnv
+
+    for name in [k for k in __import__("os").environ if k.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(mcp_env.root))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(mcp_env.root / "no.databrickscfg"))
+    workspace = LazyWorkspace(WorkspaceOptions(profile="no-such-profile"))
+    env = ToolEnv(db=mcp_env.db_url, progress_dir=None, submissions_dir=mcp_env.root, open_workspace=workspace)
+    try:
+        outcome = run_call(env, "list_jobs", {}, allow_writes=False, client="t")
+        again = run_call(env, "get_run_status", {"run_id": 5}, allow_writes=False, client="t")
+        fine = run_call(env, "list_monitors", {}, allow_writes=False, client="t")
+    finally:
+        workspace.close()
+    assert outcome.status == "error"
+    assert outcome.error.startswith("list_jobs: cannot use the workspace (Databricks profile no-such-profile): ")
+    assert again.status == "error" and "cannot use the workspace" in again.error
+    assert fine.status == "ok"
+    assert [(a["tool"], a["status"]) for a in mcp_env.audit()] == [
+        ("list_monitors", "ok"), ("get_run_status", "error"), ("list_jobs", "error")]
