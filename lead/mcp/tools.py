@@ -257,16 +257,10 @@ def list_decisions(env: ToolEnv, args: dict[str, Any]) -> Any:
 
 # -- runs (lead.run_control) ------------------------------------------------------------------
 
-def _run_control():
-    try:
-        from lead import run_control
-    except ImportError:
-        raise ToolError("run control (lead.run_control) is not part of this build") from None
-    return run_control
-
-
 def _run_call(call: Callable[[], Any]) -> Any:
-    run_control = _run_control()
+    """`call()`'s `RunInfo` as a dict; run-control errors become `ToolError`s."""
+    from lead import run_control
+
     try:
         return call().as_dict()
     except run_control.RunControlError as error:
@@ -279,7 +273,8 @@ def _run_call(call: Callable[[], Any]) -> Any:
 
 def start_job_run(env: ToolEnv, args: dict[str, Any]) -> Any:
     """`lead.run_control.start_run(..., wait=False)`: the run's `RunInfo` as soon as it is started."""
-    rc = _run_control()
+    from lead import run_control as rc
+
     params = {k: str(v) for k, v in (args.get("params") or {}).items()} or None
     return _run_call(lambda: rc.start_run(env.engine(), env.workspace(), args["job"], params, wait=False,
                                           progress_dir=env.progress_dir))
@@ -287,13 +282,15 @@ def start_job_run(env: ToolEnv, args: dict[str, Any]) -> Any:
 
 def get_run_status(env: ToolEnv, args: dict[str, Any]) -> Any:
     """`lead.run_control.run_status`: the run's `RunInfo`."""
-    rc = _run_control()
+    from lead import run_control as rc
+
     return _run_call(lambda: rc.run_status(env.engine(), env.workspace(), args["run_id"], progress_dir=env.progress_dir))
 
 
 def cancel_run(env: ToolEnv, args: dict[str, Any]) -> Any:
     """`lead.run_control.cancel_run`: asks Databricks to cancel; waits for the run to end when `wait`."""
-    rc = _run_control()
+    from lead import run_control as rc
+
     return _run_call(lambda: rc.cancel_run(env.engine(), env.workspace(), args["run_id"], progress_dir=env.progress_dir,
                                            wait=bool(args.get("wait", False))))
 
