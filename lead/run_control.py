@@ -36,6 +36,7 @@ REQUIREMENT_NAME = "run-control"
 
 LEAD_LEASE_TTL_S = 60.0
 DEFAULT_WAIT_TIMEOUT_S = 3600.0
+PROGRESS_MIN_INTERVAL_S = 0.05  # the progress writer sleeps this long when it closes: keep `--no-wait` quick
 _TERMINAL_TASK = ("COMPLETE", "FAILED", "CANCELLED")
 
 
@@ -266,7 +267,8 @@ def execute_task(engine: Engine, workspace: Any, task_id: int, *, progress_dir: 
     from worker.pipeline import TaskRunner, WorkerSettings
 
     owner = f"lead:{socket.gethostname()}:{os.getpid()}"
-    settings = WorkerSettings(worker_id=owner, lease_ttl=LEAD_LEASE_TTL_S, progress_dir=progress_dir)
+    settings = WorkerSettings(worker_id=owner, lease_ttl=LEAD_LEASE_TTL_S, progress_dir=progress_dir,
+                              progress_min_interval=PROGRESS_MIN_INTERVAL_S)
     runner = TaskRunner(engine, settings, workspace, lambda query: [], threading.Event())
     give_up = time.monotonic() + deadline_s
     try:
