@@ -82,7 +82,7 @@ class Deployed:
     def sandbox_args(self) -> list[str]:
         return ["--sandbox", "--sandbox-state", str(self.state_file)]
 
-    def run_worker(self) -> dict:
+    def run_worker(self, cite=None) -> dict:
         from worker.citations import Citer
         from worker.loop import LoopOptions, Worker
         from worker.pipeline import TaskRunner, WorkerSettings
@@ -90,7 +90,7 @@ class Deployed:
         engine = self.engine()
         settings = WorkerSettings(worker_id=f"test-{uuid.uuid4().hex[:6]}", lease_ttl=30, backoff_base=0.05,
                                   progress_dir=self.progress)
-        runner = TaskRunner(engine, settings, self.sb.workspace_client, Citer(lambda m: None, enabled=False),
+        runner = TaskRunner(engine, settings, self.sb.workspace_client, cite or Citer(lambda m: None, enabled=False),
                             threading.Event())
         outcomes = Worker(engine, runner, LoopOptions(poll_interval=0.05, until_idle=True)).run()
         engine.dispose()

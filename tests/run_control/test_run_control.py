@@ -187,3 +187,50 @@ def test_a_lost_run_now_answer_starts_one_run_not_two(deployed):
     new = {r.run_id for r in w.jobs.list_runs(job_id=job_id)} - before
     assert new == {info.run_id}
     w.jobs.cancel_run(info.run_id)
+
+
+def test_a_worker_runs_these_task_types_too_and_never_asks_for_citations(deployed):
+    """A task the lead left (or an agent enqueued) is carried out by an ordinary worker; none of
+    the three types consults the documentation retriever."""
+    from lead.run_control import _record
+
+    job_id = deployed.job_ids["rc-report"]
+    _, start_ref, _ = _record(deployed.engine(), type_="start_run", key="start_run:worker-test", title="start",
+                              payload={"job_id": job_id, "params": {}, "wait": False})
+    asked: list[str] = []
+    assert deployed.run_worker(cite=lambda query: asked.append(query) or []) == {"COMPLETE": 1}
+    run_id = _task(deployed, start_ref).result["run_id"]
+    _, status_ref, _ = _record(deployed.engine(), type_="run_status", key="run_status:worker-test", title="status",
+                               payload={"run_id": run_id})
+    _, cancel_ref, _ = _record(deployed.engine(), type_="cancel_run", key="cancel_run:worker-test", title="cancel",
+                               payload={"run_id": run_id, "wait": True, "timeout_s": 30})
+    assert deployed.run_worker(cite=lambda query: asked.append(query) or []) == {"COMPLETE": 2}
+    assert _task(deployed, status_ref).result["run_id"] == run_id
+    assert _task(deployed, cancel_ref).result["result_state"] == "CANCELED"
+    assert asked == []
+
+
+def test_lead_run_loads_no_retriever_model_or_llm_modules(deployed):
+    """`lead run --no-wait` in its own process: nothing of chromadb, torch, litellm, the
+    retriever or sentence-transformers is imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json, sys\n"
+        "from lead.cli import app\n"
+        "from lead.cli_runner import run_cli\n"
+        "code = run_cli(app, 'lead', sys.argv[1:])\n"
+        "heavy = ('chromadb', 'torch', 'litellm', 'retriever', 'sentence_transformers', 'docs_index', 'llm')\n"
+        "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules if m.split('.')[0] in heavy)}), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "JOB_AGENT_"))}
+    proc = subprocess.run([sys.executable, "-c", script, "run", "ingest", "--no-wait", "--json", "--db", deployed.db_url,
+                           "--progress-dir", str(deployed.progress), *deployed.sandbox_args()],
+                          cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "loaded": []}, proc.stderr[-2000:]
+    deployed.sb.workspace_client().jobs.cancel_run(json.loads(proc.stdout)["run_id"])
