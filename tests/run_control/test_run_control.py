@@ -234,3 +234,46 @@ def test_lead_run_loads_no_retriever_model_or_llm_modules(deployed):
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": []}, proc.stderr[-2000:]
     deployed.sb.workspace_client().jobs.cancel_run(json.loads(proc.stdout)["run_id"])
+
+
+def test_a_short_key_naming_two_deployments_is_ambiguous(deployed):
+    from sqlmodel import Session
+
+    from state.deployments import record_deployment
+    from state.engine import writer
+
+    with Session(writer(deployed.engine())) as session:
+        record_deployment(session, deployed.sb.url, "otherbundle/dev/ingest", job_id=deployed.job_ids["rc-report"])
+        session.commit()
+    try:
+        result = deployed.lead("run", "ingest", "--no-wait", *deployed.sandbox_args())
+        assert result.code == 1
+        assert "'ingest' is ambiguous: it names the deployments otherbundle/dev/ingest, rcbundle/dev/ingest" in result.err
+        whole = deployed.lead("run", "rcbundle/dev/ingest", "--no-wait", "--json", *deployed.sandbox_args())
+        assert whole.code == 0, whole.err
+        assert whole.json()["job_id"] == deployed.job_ids["rc-ingest"]
+        # the other record names a job that does not carry that key: refused, not run
+        other = deployed.lead("run", "otherbundle/dev/ingest", "--no-wait", *deployed.sandbox_args())
+        assert other.code == 1 and "has no job in this workspace any more" in other.err
+        deployed.sb.workspace_client().jobs.cancel_run(whole.json()["run_id"])
+    finally:
+        from sqlalchemy import delete
+
+        from state.models import Deployment
+
+        with Session(writer(deployed.engine())) as session:
+            session.execute(delete(Deployment).where(Deployment.key == "otherbundle/dev/ingest"))
+            session.commit()
+
+
+def test_no_usable_workspace_is_a_user_error(deployed, tmp_path, monkeypatch):
+    for name in list(__import__("os").environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no.databrickscfg"))
+    result = deployed.lead("run", "ingest", "--no-wait")
+    assert result.code == 1, result.err
+    assert "cannot use the workspace (Databricks (SDK unified auth))" in result.err
+    assert "Traceback" not in result.err
+    assert deployed.lead("runs", "status", "1", "--profile", "nope", "--sandbox").code == 1
