@@ -149,7 +149,7 @@ def _emit(as_json: bool, info, verb: str) -> None:
 
 def run(
     job: Annotated[str, typer.Argument(help="A deployment key (bundle/target/job_key, or job_key alone when unique), a job id, or an exact job name.", show_default=False)],
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="NAME=VALUE, repeatable: a parameter the job defines (job parameters, else its tasks' named parameters).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", metavar="NAME=VALUE", help="NAME=VALUE, repeatable: a parameter the job defines (job parameters, else its tasks' named parameters).")] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return as soon as the run is started, with its run id.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds to wait for the run to end (without --no-wait).")] = 3600.0,
     as_json: JsonOption = False,
