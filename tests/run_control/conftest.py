@@ -28,6 +28,8 @@ JOBS = (
     notebook_job("ingest", "rc-ingest", extra="      parameters:\n        - name: run_date\n          default: '2026-01-01'\n"
                                              "        - name: region\n          default: eu\n")
     + notebook_job("report", "rc-report", notebook="publish")
+    + notebook_job("widgets", "rc-widgets", notebook="transform").replace(
+        "/notebooks/transform\n", "/notebooks/transform\n            base_parameters:\n              mode: full\n")
 )
 REQUIREMENTS = requirement(JOBS, title="Run control jobs", extra="bundle: rcbundle\n")
 LONG_RUNS = {"defaults": {"duration_seconds": 3600}}
@@ -110,7 +112,7 @@ def deployed(tmp_path_factory):
         path.write_text(REQUIREMENTS)
         result = env.lead("submit", str(path))
         assert result.code == 0, result.err
-        assert env.run_worker() == {"COMPLETE": 2}
+        assert env.run_worker() == {"COMPLETE": 3}
         w = sb.workspace_client()
         env.job_ids = {j.settings.name: j.job_id for j in w.jobs.list()}
         yield env

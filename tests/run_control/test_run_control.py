@@ -91,6 +91,17 @@ def test_text_output_names_the_run_state_and_task(deployed):
     deployed.sb.workspace_client().jobs.cancel_run(run_id)
 
 
+def test_a_notebook_job_takes_its_base_parameters_as_notebook_params(deployed):
+    result = deployed.lead("run", "rc-widgets", "--param", "mode=delta", "--no-wait", "--json", *deployed.sandbox_args())
+    assert result.code == 0, result.err
+    run = deployed.sb.workspace_client().jobs.get_run(result.json()["run_id"])
+    assert run.overriding_parameters.notebook_params == {"mode": "delta"}
+    assert not run.job_parameters
+    refused = deployed.lead("run", "rc-widgets", "--param", "date=1", "--no-wait", *deployed.sandbox_args())
+    assert refused.code == 1 and "(its parameters: mode)" in refused.err
+    deployed.sb.workspace_client().jobs.cancel_run(result.json()["run_id"])
+
+
 def test_by_job_id_by_name_and_by_short_key(deployed):
     from lead.run_control import start_run
 
