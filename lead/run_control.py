@@ -36,6 +36,7 @@ REQUIREMENT_NAME = "run-control"
 
 LEAD_LEASE_TTL_S = 60.0
 DEFAULT_WAIT_TIMEOUT_S = 3600.0
+PROGRESS_MIN_INTERVAL_S = 0.05  # the progress writer sleeps this long when it closes: keep `--no-wait` quick
 _TERMINAL_TASK = ("COMPLETE", "FAILED", "CANCELLED")
 
 
@@ -63,7 +64,8 @@ class RunControlTaskFailed(Exception):
 class RunInfo:
     """One run as the run-control calls report it.
 
-    Fields from `jobs/runs/get` (`jobs.Run`, `jobs.RunState`): `run_id`, `job_id`,
+    Fields from `jobs/runs/get` (`jobs.Run`, `jobs.RunState`): `run_id`, `job_id` (0 for a
+    one-time run made by `runs/submit`, which has no job),
     `life_cycle_state` (`PENDING`, `RUNNING`, `TERMINATING`, `TERMINATED`, `SKIPPED`,
     `INTERNAL_ERROR`, ...), `result_state` (`SUCCESS`, `FAILED`, `CANCELED`, ... or None while
     running), `state_message`, `run_page_url`, `start_time` / `end_time` (epoch ms, None when
@@ -266,7 +268,8 @@ def execute_task(engine: Engine, workspace: Any, task_id: int, *, progress_dir: 
     from worker.pipeline import TaskRunner, WorkerSettings
 
     owner = f"lead:{socket.gethostname()}:{os.getpid()}"
-    settings = WorkerSettings(worker_id=owner, lease_ttl=LEAD_LEASE_TTL_S, progress_dir=progress_dir)
+    settings = WorkerSettings(worker_id=owner, lease_ttl=LEAD_LEASE_TTL_S, progress_dir=progress_dir,
+                              progress_min_interval=PROGRESS_MIN_INTERVAL_S)
     runner = TaskRunner(engine, settings, workspace, lambda query: [], threading.Event())
     give_up = time.monotonic() + deadline_s
     try:
@@ -292,8 +295,9 @@ def _run_task(engine: Engine, workspace: Any, *, type_: str, key: str, title: st
     if row["status"] != "COMPLETE":
         from state.redaction import redact_text
 
-        still = row["status"] == "PENDING"
-        what = "is still waiting (a worker will finish it)" if still else f"ended {row['status']}"
+        still = row["status"] in ("PENDING", "IN_PROGRESS")
+        what = (f"is still {row['status']} (the lead stopped waiting; a worker will finish it)" if still
+                else f"ended {row['status']}")
         error = redact_text(row["error"] or "")
         raise RunControlTaskFailed(f"{task_ref} ({type_}) {what}" + (f": {error}" if error else ""),
                                    task_ref=task_ref, requirement_ref=requirement_ref, status=row["status"],

@@ -51,31 +51,32 @@ DEFAULT_WAIT_TIMEOUT_S = 600.0
 
 
 class UnknownParameter(ValueError):
-    """A parameter the job does not define. `known` maps each parameter the job takes to the
-    run-now field it goes in."""
+    """Parameters the job does not define. `names` are the unknown ones; `known` maps each
+    parameter the job takes to the run-now fields it goes in (`job_parameters_of`)."""
 
-    def __init__(self, names: list[str], known: dict[str, str], job: str) -> None:
+    def __init__(self, names: list[str], known: dict[str, list[str]], job: str) -> None:
         self.names = names
         self.known = known
         listed = ", ".join(sorted(known)) if known else "none"
         super().__init__(f"job {job} has no parameter {', '.join(repr(n) for n in names)} (its parameters: {listed})")
 
 
-def job_parameters_of(settings: dict[str, Any]) -> dict[str, str]:
-    """The parameters a job takes by name, as `name -> run-now field`, from its settings
+def job_parameters_of(settings: dict[str, Any]) -> dict[str, list[str]]:
+    """The parameters a job takes by name, as `name -> [run-now fields]`, from its settings
     (`jobs.JobSettings.as_dict()`).
 
     Job-level `parameters` (`JobParameterDefinition`) go in `job_parameters`, and then only
     they: the Jobs API refuses task-level parameters for a job that defines job parameters.
     Otherwise the task-level named parameters: `notebook_task.base_parameters` ->
     `notebook_params`, `python_wheel_task.named_parameters` -> `python_named_params`,
-    `sql_task.parameters` -> `sql_params` (Jobs API `RunNow`). Positional parameters
-    (`python_params`, `jar_params`, ...) have no names and are not offered.
+    `sql_task.parameters` -> `sql_params` (Jobs API `RunNow`); a name several kinds of task
+    define goes in each of their fields. Positional parameters (`python_params`,
+    `jar_params`, ...) have no names and are not offered.
     """
     defined = [p.get("name") for p in settings.get("parameters") or [] if p.get("name")]
     if defined:
-        return {name: "job_parameters" for name in defined}
-    known: dict[str, str] = {}
+        return {name: ["job_parameters"] for name in defined}
+    known: dict[str, list[str]] = {}
     for task in settings.get("tasks") or []:
         for task_field, names, run_field in (
             ("notebook_task", "base_parameters", "notebook_params"),
@@ -83,16 +84,18 @@ def job_parameters_of(settings: dict[str, Any]) -> dict[str, str]:
             ("sql_task", "parameters", "sql_params"),
         ):
             for name in ((task.get(task_field) or {}).get(names) or {}):
-                known.setdefault(name, run_field)
+                fields = known.setdefault(name, [])
+                if run_field not in fields:
+                    fields.append(run_field)
     return known
 
 
 def run_parameters(settings: dict[str, Any], params: dict[str, str], job: str) -> dict[str, dict[str, str]]:
-    """`params` grouped by the `jobs/run-now` field that carries them for this job:
+    """`params` grouped by the `jobs/run-now` fields that carry them for this job:
     `{"job_parameters": {...}}` or `{"notebook_params": {...}, ...}`; empty for no params.
 
     Raises:
-        UnknownParameter: a name the job does not define (`job` names the job in the message).
+        UnknownParameter: names the job does not define (`job` names the job in the message).
     """
     known = job_parameters_of(settings)
     unknown = [name for name in params if name not in known]
@@ -100,7 +103,8 @@ def run_parameters(settings: dict[str, Any], params: dict[str, str], job: str) -
         raise UnknownParameter(unknown, known, job)
     grouped: dict[str, dict[str, str]] = {}
     for name, value in params.items():
-        grouped.setdefault(known[name], {})[name] = str(value)
+        for run_field in known[name]:
+            grouped.setdefault(run_field, {})[name] = str(value)
     return grouped
 
 
