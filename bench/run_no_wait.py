@@ -95,7 +95,7 @@ with open_workspace(sandbox=True, sandbox_state=Path(sys.argv[2]), sandbox_clock
         "params": {}, "wait": False, "timeout_s": 60.0})
     mark("record the task (one write transaction)")
     row = rc.execute_task(engine, provider, task_id, progress_dir=Path(sys.argv[4]))
-    mark("run the task: validate/plan/apply (jobs/get x3, run-now, runs/get) + progress")
+    mark("run the task: validate/plan/apply (jobs/get x2, run-now, runs/get) + progress")
     assert row["status"] == "COMPLETE", row
     print(json.dumps({"marks": marks, "run_id": row["result"]["run_id"]}))
 """
