@@ -73,12 +73,12 @@ def mark(name):
     global t0
     now = time.perf_counter(); marks.append((name, now - t0)); t0 = now
 from lead import cli, cli_run  # noqa: F401
-mark("import lead CLI (typer, sqlmodel, lead.cli)")
+mark("import lead CLI (typer, lead.cli and its sub-apps)")
 import databricks.sdk  # noqa: F401
 from databricks.sdk.service import jobs  # noqa: F401
 mark("import databricks.sdk (+ service.jobs)")
 import worker.pipeline, tasks.run_control, lead.run_control as rc  # noqa: E401
-mark("import worker.pipeline, run control")
+mark("import sqlalchemy, sqlmodel, state, worker.pipeline, run control")
 from lead.cli_runner import open_engine
 engine = open_engine(sys.argv[1])
 mark("open the state database (migrations checked)")
