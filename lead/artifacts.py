@@ -41,8 +41,10 @@ from typing import Any
 from lead.errors import FieldProblem
 from lead.workspace_paths import is_relative
 
-#: the largest file uploaded as an artifact (bytes)
-MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
+#: the largest file uploaded as an artifact (bytes): the Workspace API's import limit ("This has
+#: a limit of 10 MB", `workspace.Import.content`, `/api/2.0/workspace/import`); a larger library
+#: belongs on a volume (``/Volumes/...``), named by its path
+MAX_ARTIFACT_BYTES = 10 * 1024 * 1024
 #: seconds a build command may run when its block gives no ``timeout_seconds``
 DEFAULT_BUILD_TIMEOUT = 600
 #: lines of a failed build's output shown in the error
@@ -285,8 +287,9 @@ class ArtifactResolver:
             size = local.stat().st_size
             if size > MAX_ARTIFACT_BYTES:
                 raise FieldProblem(
-                    at, f"{local} is {size / 1024 / 1024:.1f} MiB; an artifact may be at most "
-                        f"{MAX_ARTIFACT_BYTES // (1024 * 1024)} MiB",
+                    at, f"{local} is {size / 1024 / 1024:.1f} MiB; the workspace import API takes at most "
+                        f"{MAX_ARTIFACT_BYTES // (1024 * 1024)} MiB: copy a larger file to a volume and name its "
+                        "/Volumes/... path",
                 )
             self._hashed[key] = (_sha256(local), size)
         sha, size = self._hashed[key]

@@ -210,3 +210,16 @@ def test_a_failing_build_is_an_error_with_its_output_and_records_nothing(e2e):
     req.write_text(requirements("artifacts:\n  default:\n    biuld: uv build\n"))
     code, out, err = e2e.lead("submit", str(req))
     assert code == 1 and "artifacts.default.biuld" in err and "unknown artifact setting 'biuld'" in err
+
+
+def test_a_file_over_the_upload_limit_is_refused(e2e):
+    from lead.artifacts import MAX_ARTIFACT_BYTES
+
+    (e2e.root / "dist").mkdir()
+    with open(e2e.root / "dist" / WHEEL, "wb") as f:
+        f.truncate(MAX_ARTIFACT_BYTES + 1)
+    req = e2e.root / "resources" / "jobs.md"
+    req.parent.mkdir()
+    req.write_text(requirements())
+    code, out, err = e2e.lead("submit", str(req))
+    assert code == 1 and "at most 10 MiB" in err and "/Volumes/" in err
