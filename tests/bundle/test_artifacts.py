@@ -223,3 +223,47 @@ def test_a_file_over_the_upload_limit_is_refused(e2e):
     req.write_text(requirements())
     code, out, err = e2e.lead("submit", str(req))
     assert code == 1 and "at most 10 MiB" in err and "/Volumes/" in err
+
+
+PYPROJECT = """\
+[project]
+name = "default_python"
+version = "0.0.1"
+requires-python = ">=3.10"
+
+[project.scripts]
+main = "default_python.main:main"
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+"""
+
+
+def test_uv_build_in_the_artifacts_block_deploys_and_a_rebuild_of_the_same_source_changes_nothing(e2e):
+    import shutil
+
+    if shutil.which("uv") is None:
+        import pytest
+
+        pytest.skip("uv is not on PATH")
+    (e2e.root / "pyproject.toml").write_text(PYPROJECT)
+    (e2e.root / "src" / "default_python").mkdir(parents=True)
+    (e2e.root / "src" / "default_python" / "__init__.py").write_text("")
+    (e2e.root / "src" / "default_python" / "main.py").write_text("def main():\n    print('hello')\n")
+    req = e2e.root / "resources" / "jobs.md"
+    req.parent.mkdir()
+    req.write_text(requirements("artifacts:\n  default:\n    type: whl\n    path: ..\n    build: uv build --wheel --offline\n"))
+    code, out, err = e2e.lead("submit", str(req), "--json")
+    if code != 0 and "offline" in err.lower():
+        import pytest
+
+        pytest.skip(f"uv cannot build offline here: {err[-300:]}")
+    assert code == 0, err
+    wheel = e2e.root / "dist" / WHEEL
+    assert e2e.run_worker().get("FAILED", 0) == 0
+    w = e2e.sb.workspace_client()
+    assert w.workspace.download(upload_path(wheel)).read() == wheel.read_bytes()
+    # the build runs again at every submit; hatchling's wheels are reproducible: same bytes, nothing to do
+    code, out, err = e2e.lead("submit", str(req), "--json")
+    assert (code, json.loads(out)["outcome"]) == (0, "unchanged"), err
