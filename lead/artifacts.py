@@ -33,7 +33,6 @@ import glob
 import hashlib
 import os
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +161,8 @@ def run_builds(builds: dict[str, ArtifactBuild], base_dir: Path) -> None:
         BuildFailed: a missing directory, a command not found, a timeout or a non-zero exit
             (with the tail of its combined output, credentials masked).
     """
+    import subprocess  # only when a file has build commands
+
     for build in builds.values():
         if build.build is None:
             continue
