@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-SHARED = REPO.parent / "shared"
-SCHEMA_DIR = SHARED / "data" / "databricks-docs" / "cli-bundle-schema"
-BUNDLE_JOBS = SHARED / "data" / "bundle-jobs"
-sys.path.insert(0, str(HERE))  # for `import bundle_schema`
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import bundle_schema`, `import bundle_helpers`
+
+from bundle_helpers import REPO, SCHEMA_DIR  # noqa: E402
 
 
 def _e2e_module():

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import yaml
-from conftest import BUNDLE_JOBS
+from bundle_helpers import BUNDLE_JOBS
 from sqlalchemy import select
 from sqlmodel import Session
 

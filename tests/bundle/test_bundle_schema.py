@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 from bundle_schema import check
-from conftest import BUNDLE_JOBS
+from bundle_helpers import BUNDLE_JOBS
 
 
 def test_public_bundle_examples_pass(schema):

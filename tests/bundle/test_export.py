@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bundle_schema import check_bundle
-from conftest import REPO
+from bundle_helpers import REPO
 from sqlalchemy import select
 from sqlmodel import Session
 
