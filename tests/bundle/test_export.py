@@ -135,3 +135,37 @@ def test_user_mistakes_exit_1_and_write_nothing(e2e, tmp_path):
     assert code == 1 and "not a directory" in err
     assert not (tmp_path / "x").exists()
     assert not [p for p in tmp_path.iterdir() if ".export-" in p.name]
+
+
+def test_a_literal_secret_is_written_masked_and_reported(e2e):
+    text = """\
+---
+title: Secret job
+bundle: secrets_demo
+workspace_root: /Workspace/Shared/job-agent
+---
+
+```yaml
+resources:
+  jobs:
+    etl:
+      parameters:
+        - name: api_token
+          default: dapi0123456789abcdef0123456789abcdef
+        - name: day
+          default: monday
+      tasks:
+        - task_key: main
+          notebook_task:
+            notebook_path: ${workspace.root_path}/notebooks/ingest
+```
+"""
+    assert e2e.lead("submit", str(e2e.write("secret.md", text)))[0] == 0
+    code, out, err = e2e.lead("export", "REQ-0001", "--bundle", str(e2e.root / "b"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["masked"] == ["etl.parameters[0].default"]
+    assert "etl.parameters[0].default looks like a secret" in err
+    written = (e2e.root / "b" / "resources" / "etl.job.yml").read_text()
+    assert "dapi0123456789" not in written and "dapi0123456789" not in out + err
+    job = yaml.safe_load(written)["resources"]["jobs"]["etl"]
+    assert job["parameters"] == [{"name": "api_token", "default": "***"}, {"name": "day", "default": "monday"}]
