@@ -39,6 +39,7 @@ from typing import Any
 
 from lead.errors import FieldProblem
 from lead.workspace_paths import is_relative
+from lead.yaml_lines import format_path
 
 #: the largest file uploaded as an artifact (bytes): the Workspace API's import limit ("This has
 #: a limit of 10 MB", `workspace.Import.content`, `/api/2.0/workspace/import`); a larger library
@@ -200,13 +201,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _field(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 class ArtifactResolver:
     """Resolves one file's local library paths (see the module docstring).
 
@@ -295,5 +289,5 @@ class ArtifactResolver:
             self._hashed[key] = (_sha256(local), size)
         sha, size = self._hashed[key]
         workspace_path = f"{self.workspace_root}/artifacts/{sha[:16]}/{local.name}"
-        found.append(Artifact(_field(at), pattern, key, sha, size, workspace_path))
+        found.append(Artifact(format_path(at), pattern, key, sha, size, workspace_path))
         return workspace_path
