@@ -253,7 +253,7 @@ class _Reader:
             ) from None
         resolver = ArtifactResolver(base_dir, fm.workspace_root)
         prepared = [
-            self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored, resolver, variables)
+            self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored, resolver)
             for job in jobs
         ]
         hashes = sorted({a.sha256 for job in prepared for a in job.artifacts})
@@ -316,7 +316,6 @@ class _Reader:
         fm_lines: LineMap,
         ignored: list[Ignored],
         resolver: ArtifactResolver,
-        variables: dict[str, VariableDef],
     ) -> PreparedJob:
         settings = dict(job.settings)
         for key in BUNDLE_ONLY_JOB_KEYS & settings.keys():
