@@ -414,6 +414,8 @@ from lead import cli_run  # noqa: E402  (run control: lead run, lead runs status
 
 app.command("run")(cli_run.run)
 app.add_typer(cli_run.runs_app, name="runs")
+from lead.cli_export import export  # noqa: E402  (write a requirement as a Databricks Asset Bundle)
+app.command("export")(export)
 
 
 def main() -> None:

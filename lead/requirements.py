@@ -4,8 +4,9 @@
 with python-frontmatter), check its fields, read every fenced ```` ```yaml ```` /
 ```` ```yml ```` block of the body (other fenced blocks and all prose are ignored), then for
 each job: substitute ``${...}``, check field names against the SDK's ``JobSettings``,
-resolve relative paths, merge the front matter's ``defaults`` and ``tags``, and decompose
-into ``deploy_job`` / ``run_job`` specs. Every problem is a `RequirementsError` naming the
+resolve local build artifacts (`lead.artifacts`: the front matter's ``artifacts:`` build
+commands run first) and relative paths, merge the front matter's ``defaults`` and ``tags``,
+and decompose into ``deploy_job`` / ``run_job`` specs. Every problem is a `RequirementsError` naming the
 file, the line in the whole file and the field.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lead import limits, yaml_lines
+from lead.artifacts import ArtifactResolver, BuildFailed, run_builds
 from lead.decompose import JobReference, PreparedJob, RunRequest, TaskSpec, decompose
 from lead.defaults import apply_defaults
 from lead.errors import FieldProblem, LimitExceeded, RequirementsError, YamlError
@@ -31,6 +33,7 @@ from lead.substitution import (
     VariableDef,
     job_references,
 )
+from lead.export import written_references
 from lead.workspace_paths import resolve_job_paths
 from lead.yaml_lines import LineMap, format_path
 
@@ -46,7 +49,9 @@ class RequirementsDoc:
     workspace_root without a trailing slash). variables: effective variable values as written
     (front matter over block defaults; declarations without a value are left out). tags,
     defaults: front matter, tags as strings. run_after_deploy: job keys. front_matter: the
-    front matter mapping as written. content_sha256: hex sha256 of the raw file bytes.
+    front matter mapping as written. content_sha256: hex sha256 of the raw file bytes; when
+    jobs use local artifacts (`lead.artifacts`), of those bytes and the artifacts' hashes, so a
+    rebuilt file makes a new revision.
     task_specs: in topological order, dependencies first. bundle, target: for
     ``${bundle.name}``/``${bundle.target}``. ignored: parts accepted but not used (bundle
     settings such as ``permissions`` or ``targets``), one `Ignored` each, for the CLI to show.
@@ -239,7 +244,21 @@ class _Reader:
         except FieldProblem as problem:
             raise self.located(problem, fm_lines) from None
 
-        prepared = [self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored) for job in jobs]
+        base_dir = self.path.resolve().parent
+        try:
+            run_builds(fm.artifacts, base_dir)
+        except BuildFailed as failed:
+            raise self.error(
+                fm_lines.line_of(("artifacts", failed.name, "build")), f"artifacts.{failed.name}.build", failed.message
+            ) from None
+        resolver = ArtifactResolver(base_dir, fm.workspace_root)
+        prepared = [
+            self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored, resolver)
+            for job in jobs
+        ]
+        hashes = sorted({a.sha256 for job in prepared for a in job.artifacts})
+        if hashes:
+            self.sha = hashlib.sha256(("\n".join([self.sha, *hashes])).encode()).hexdigest()
         runs = [
             RunRequest(key, fm_lines.line_of(("run_after_deploy", i)), f"run_after_deploy[{i}]")
             for i, key in enumerate(fm.run_after_deploy)
@@ -296,6 +315,7 @@ class _Reader:
         root: str | None,
         fm_lines: LineMap,
         ignored: list[Ignored],
+        resolver: ArtifactResolver,
     ) -> PreparedJob:
         settings = dict(job.settings)
         for key in BUNDLE_ONLY_JOB_KEYS & settings.keys():
@@ -304,9 +324,11 @@ class _Reader:
                 Ignored(job.lines.line_of(job.prefix + (key,)), format_path(job.prefix + (key,)),
                         "bundle-only job setting not applied by this product")
             )
+        written = settings
         try:
-            settings = subst.substitute(settings)
+            settings = substituted = subst.substitute(settings)
             check_fields(settings, "JobSettings")
+            settings, artifacts = resolver.resolve_job(settings)
             settings = resolve_job_paths(settings, root)
         except FieldProblem as problem:
             raise self.located(problem, job.lines, job.prefix) from None
@@ -328,7 +350,9 @@ class _Reader:
                 references.append(JobReference(key, fm_lines.line_of(origin), format_path(origin)))
             else:
                 references.append(JobReference(key, rel.line_of(p), format_path(job.prefix + p)))
-        return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references))
+        kept = written_references(written, substituted, settings, {n: v.value for n, v in subst.ctx.variables.items()})
+        return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references),
+                           tuple(artifacts), kept)
 
 
 def _get(value: Any, path: tuple) -> Any:
