@@ -189,6 +189,7 @@ def test_an_answer_without_one_yaml_block_is_sent_back(lead, llm_env):
 
 
 def test_prose_only_file_without_a_model_says_an_llm_is_needed_and_records_nothing(lead, monkeypatch):
+    monkeypatch.setattr("llm.gateway._said_off", False)  # said once per process: maybe already said
     code, out, err = lead("submit", str(lead.write(PROSE)))
     assert code == 1
     assert "needs an LLM" in err and "JOB_AGENT_LLM_MODEL" in err
