@@ -342,3 +342,34 @@ def test_malformed_llm_and_generate_front_matter_are_located(tmp_path):
     with pytest.raises(Exception) as info:
         load_requirements(path)
     assert (info.value.line, info.value.field) == (2, "llm") and "temperature" in info.value.message
+
+
+def test_front_matter_llm_chooses_the_model_without_the_environment(lead, llm_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    llm_server.script([answer(GOOD)])
+    front = f"llm:\n  model: {llm_server.model}\n  api_base: {llm_server.url}\ntitle:"
+    code, out, err = lead("submit", str(lead.write(PROSE.replace("title:", front, 1))), "--json")
+    assert code == 0, err
+    assert json.loads(out)["generated"]["model"] == llm_server.model
+    assert len(llm_server.requests) == 1
+
+
+def test_model_that_does_not_answer_is_a_clear_error_and_records_nothing(lead, llm_env):
+    llm_env.script([{"status": 500}] * 3)
+    code, out, err = lead("submit", str(lead.write(PROSE.replace("title:", "llm: {timeout_s: 5}\ntitle:", 1))))
+    assert code == 1 and out == ""
+    assert "did not answer" in err and "Traceback" not in err
+    reqs, tasks = lead.rows()
+    assert (reqs, tasks) == ([], [])
+    assert not lead.progress.exists()
+
+
+def test_dry_run_of_a_structured_file_lists_its_tasks_without_a_model(lead, llm_env):
+    code, out, err = lead("submit", str(REPO / "examples" / "nightly-sales.md"), "--dry-run", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["dry_run"] is True and data["generated"] is None
+    assert data["tasks"] and all(t["key"].split(":")[0] in ("deploy_job", "run_job", "watch_runs", "monitor_query")
+                                 for t in data["tasks"])
+    assert llm_env.requests == []
+    assert not lead.db.exists() and not lead.progress.exists()
