@@ -301,9 +301,9 @@ class _Reader:
                 block_vars.setdefault(name, var)
             bundle_name = bundle_name or contents.bundle_name
             ignored.extend(contents.ignored)
-        if not self.prose_done:
-            prose, words = prose_words(split.body, split.body_line)
-            other_work = bool(fm.monitors) or bool((fm.remediation or {}).get("watch"))
+        other_work = bool(fm.monitors) or bool((fm.remediation or {}).get("watch"))
+        if not self.prose_done and (generate or (generate is None and not jobs and not other_work)):
+            prose, words = prose_words(split.body, split.body_line)  # only when the rule may say yes
             if prose_rule(generate, bool(jobs), other_work, words):
                 request = ProseRequest(
                     path=self.path, text=self.text, prose=prose, prose_line=split.body_line,
