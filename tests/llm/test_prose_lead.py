@@ -373,3 +373,13 @@ def test_dry_run_of_a_structured_file_lists_its_tasks_without_a_model(lead, llm_
                                  for t in data["tasks"])
     assert llm_env.requests == []
     assert not lead.db.exists() and not lead.progress.exists()
+
+
+def test_a_token_in_the_prose_never_reaches_the_model_or_the_output(lead, llm_env):
+    token = "dapi" + "0123456789abcdef" * 2
+    prose = PROSE.replace("when it fails.", f"when it fails. Use the token {token} to call the API.")
+    llm_env.script([answer(GOOD.replace("      name: Nightly orders\n", f"      name: Nightly orders\n      description: {token}\n"))])
+    code, out, err = lead("submit", str(lead.write(prose)), "--dry-run")
+    assert code == 0, err
+    assert token not in json.dumps(llm_env.requests)
+    assert token not in out and token not in err
