@@ -383,3 +383,14 @@ def test_a_token_in_the_prose_never_reaches_the_model_or_the_output(lead, llm_en
     assert code == 0, err
     assert token not in json.dumps(llm_env.requests)
     assert token not in out and token not in err
+
+
+def test_a_problem_outside_the_block_is_located_in_the_file(lead, llm_env):
+    text = PROSE.replace("title:", "run_after_deploy: [nightly]\ntitle:", 1)
+    llm_env.script([answer(GOOD), answer(GOOD.replace("    nightly_orders:", "    nightly:"))])
+    code, out, err = lead("submit", str(lead.write(text)), "--json")
+    assert code == 0, err
+    assert "must define these job keys): nightly" in user_turns(llm_env.requests[0])[0]
+    repair = user_turns(llm_env.requests[1])[-1]
+    assert "orders.md line 2: run_after_deploy[0]: run_after_deploy names job 'nightly'" in repair
+    assert [t["type"] for t in json.loads(out)["tasks"]] == ["deploy_job", "run_job"]
