@@ -167,7 +167,8 @@ def submit(
     from lead.secret_warnings import secret_warnings
     from state.redaction import redact_text
 
-    warnings = [redact_text(str(w)) for w in secret_warnings(doc.task_specs, str(file))]
+    # generated jobs name "<file> (generated YAML)" and its lines in their payloads' source
+    warnings = [redact_text(str(w)) for w in secret_warnings(doc.task_specs, None if generated else str(file))]
     for warning in warnings:
         typer.echo(f"lead: warning: {warning}", err=True)
     for item in doc.ignored:

@@ -394,3 +394,15 @@ def test_a_problem_outside_the_block_is_located_in_the_file(lead, llm_env):
     repair = user_turns(llm_env.requests[1])[-1]
     assert "orders.md line 2: run_after_deploy[0]: run_after_deploy names job 'nightly'" in repair
     assert [t["type"] for t in json.loads(out)["tasks"]] == ["deploy_job", "run_job"]
+
+
+def test_a_literal_secret_in_generated_yaml_is_warned_at_its_generated_line(lead, llm_env):
+    with_secret = GOOD.replace("          notebook_task:\n", "          notebook_task:\n            base_parameters:\n"
+                                                            "              password: hunter2hunter2\n")
+    assert with_secret != GOOD
+    llm_env.script([answer(with_secret)])
+    code, _, err = lead("submit", str(lead.write(PROSE)))
+    assert code == 0, err
+    line = with_secret.splitlines().index("              password: hunter2hunter2") + 1
+    assert f"orders.md (generated YAML):{line}:" in err
+    assert "hunter2hunter2" not in err
