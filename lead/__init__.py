@@ -29,6 +29,11 @@ see `lead.sdk_fields`):
     explicit YAML tags that do not fit their value, integers beyond 64 bits, non-finite
     floats. Close names are suggested ("did you mean ...").
 
+``lead.requirements.NeedsModel`` (a ``RequirementsError``)
+    the file asks for jobs in prose (`lead.requirements.prose_rule`): `lead.prose` hands it
+    to the model, which writes the jobs as one bundle YAML block; `load_requirements(...,
+    prose_done=True)` then reads the file with that block appended.
+
 ``lead.errors.LimitExceeded`` (a ``RequirementsError``, attribute ``limit``)
     a file past one of the limits of `lead.limits` that no real file meets: file size,
     YAML nodes (aliases expanded), nesting depth, substituted value and document size,
@@ -82,7 +87,7 @@ and shapes against the SDK), `sdk_fields` (the SDK's field tree and its cache),
 `workspace_paths` (relative paths), `defaults` (front matter defaults and tags), `decompose`
 (jobs -> task specs), `requirements` (the whole read), `identity` (bundle, target and
 deployment keys), `artifacts` (local library files: build, resolve, hash), `export` (a
-requirement back to a bundle directory), `run_control` (start, poll and cancel runs through
+requirement back to a bundle directory), `prose` and `prose_prompt` (prose to bundle YAML through the LLM), `run_control` (start, poll and cancel runs through
 the pipeline), `mcp` (the MCP server and its tools), `cli` (``lead``) and its sub-command
 modules `cli_*`.
 """
