@@ -1,0 +1,164 @@
+"""The model in remediation, through the real gateway and a scripted local OpenAI-compatible server:
+rules first, the model only under the threshold, its answer validated like a person's input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from llm.config import LlmSettings
+from llm.gateway import Gateway
+from state.engine import make_engine
+from state.models import LlmCall
+from tasks.remediation.classify import CATEGORIES, REMEDIATIONS, Classifier
+from tasks.remediation.llm_fallback import LLM_BELOW, answer_schema, nearest_examples, refine
+
+UNSURE = "Stage 7 of the nightly load stopped: the frobnicator reported status QX-77 for batch 2048"
+SURE = "java.lang.OutOfMemoryError: Java heap space"
+SECRET = "dapi0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _provider_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+
+@pytest.fixture(scope="module")
+def rules() -> Classifier:
+    return Classifier(use_neighbours=False)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def gateway(server, engine=None) -> Gateway:
+    settings = LlmSettings(model=server.model, api_base=server.url, timeout_s=5.0, max_retries=1)
+    return Gateway(settings, engine, backoff_s=0.01)
+
+
+def answer(**fields) -> str:
+    base = {"category": "platform_internal", "remediation": "RETRY", "confidence": 0.8,
+            "evidence": "the frobnicator reported status QX-77"}
+    return json.dumps({**base, **fields})
+
+
+def prompt_text(request: dict) -> str:
+    return "\n".join(m["content"] for m in request["messages"])
+
+
+def test_unsure_rules_take_the_models_validated_decision(llm_server, rules, engine):
+    rule = rules.classify(UNSURE)
+    assert rule.confidence < LLM_BELOW and rule.layer == "default"
+    llm_server.script([answer()])
+    refined = refine(rule, gateway(llm_server, engine), rules, UNSURE, result_state="FAILED", task_id=7)
+    d = refined.diagnosis
+    assert (d.category, d.remediation, d.layer, d.confidence) == ("platform_internal", "RETRY", "llm", 0.8)
+    assert d.evidence == "the frobnicator reported status QX-77" and d.new_params is None
+    assert refined.used and refined.rule == rule and "model chose platform_internal/RETRY" in refined.note
+    [request] = llm_server.requests
+    text = prompt_text(request)
+    assert UNSURE in text and "result_state: FAILED" in text
+    for allowed in (*CATEGORIES, *REMEDIATIONS, "bigger_node", "on_demand"):
+        assert allowed in text
+    assert request["response_format"] == {"type": "json_object"}
+    with Session(engine) as session:
+        [call] = session.exec(select(LlmCall)).all()
+    assert (call.purpose, call.status, call.task_id) == ("remediation", "ok", 7)
+
+
+def test_a_sure_rule_never_reaches_the_model(llm_server, rules):
+    rule = rules.classify(SURE, termination_code="DRIVER_ERROR")
+    assert rule.confidence >= LLM_BELOW
+    llm_server.script([answer(category="code_bug", remediation="IGNORE", evidence="Java heap space")])
+    refined = refine(rule, gateway(llm_server), rules, SURE, termination_code="DRIVER_ERROR")
+    assert refined.diagnosis == rule and not refined.asked and llm_server.requests == []
+
+
+def test_the_threshold_is_the_callers(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    refined = refine(rule, gateway(llm_server), rules, UNSURE, threshold=rule.confidence)
+    assert refined.diagnosis == rule and not refined.asked and llm_server.requests == []
+
+
+def test_parameters_outside_the_allow_list_get_one_repair_round(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    llm_server.script([
+        answer(category="resource", remediation="RETRY_WITH_NEW_PARAMS", parameters={"new_params": "spark.executor.memory=64g"}),
+        answer(category="resource", remediation="RETRY_WITH_NEW_PARAMS", parameters={"new_params": "more_workers"}),
+    ])
+    d = refine(rule, gateway(llm_server), rules, UNSURE).diagnosis
+    assert (d.category, d.remediation, d.new_params, d.layer) == ("resource", "RETRY_WITH_NEW_PARAMS", "more_workers", "llm")
+    repair = llm_server.requests[1]["messages"][-1]["content"]
+    assert "rejected by validation" in repair and "new_params" in repair
+
+
+def test_an_answer_invalid_twice_leaves_the_rule_decision(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    llm_server.script([
+        answer(category="cosmic_rays"),                                   # not a category (schema enum)
+        answer(remediation="RETRY", parameters={"new_params": "bigger_node"}),  # parameters without new-params retry
+    ])
+    refined = refine(rule, gateway(llm_server), rules, UNSURE)
+    assert refined.diagnosis == rule and refined.asked and not refined.used
+    assert "LlmOutputInvalid" in refined.note and "rules stand" in refined.note
+    assert len(llm_server.requests) == 2
+
+
+def test_evidence_must_quote_the_error_text(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    llm_server.script([answer(evidence="the disk is full"), answer(evidence="the disk is full")])
+    refined = refine(rule, gateway(llm_server), rules, UNSURE)
+    assert refined.diagnosis == rule
+    assert "verbatim quote" in llm_server.requests[1]["messages"][-1]["content"]
+
+
+def test_low_model_confidence_escalates_like_the_rules(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    llm_server.script([answer(category="resource", remediation="RETRY_WITH_NEW_PARAMS", confidence=0.2)])
+    d = refine(rule, gateway(llm_server), rules, UNSURE).diagnosis
+    assert (d.category, d.remediation, d.new_params, d.priority, d.layer) == ("resource", "ESCALATE", None, "critical", "llm")
+
+
+def test_an_unreachable_model_leaves_the_rule_decision(llm_server, rules):
+    rule = rules.classify(UNSURE)
+    llm_server.script([{"status": 500}, {"status": 429}])
+    refined = refine(rule, gateway(llm_server), rules, UNSURE)
+    assert refined.diagnosis == rule and "LlmUnavailable" in refined.note
+
+
+def test_the_prompt_is_masked(llm_server, rules):
+    message = f"{UNSURE}; connecting with token={SECRET} failed"
+    rule = rules.classify(message)
+    llm_server.script([answer()])
+    refine(rule, gateway(llm_server), rules, message)
+    assert SECRET not in json.dumps(llm_server.requests)
+
+
+def test_no_model_configured_is_the_rules_alone(monkeypatch, rules, capsys):
+    from llm.gateway import get_gateway
+
+    monkeypatch.delenv("JOB_AGENT_LLM_MODEL", raising=False)
+    gw = get_gateway()
+    rule = rules.classify(UNSURE)
+    refined = refine(rule, gw, rules, UNSURE)
+    assert gw is None and refined.diagnosis == rule and not refined.asked
+
+
+def test_schema_enums_are_the_allowed_values():
+    schema = answer_schema()
+    assert schema["properties"]["category"]["enum"] == list(CATEGORIES)
+    assert schema["properties"]["remediation"]["enum"] == list(REMEDIATIONS)
+    assert set(schema["properties"]["parameters"]["properties"]["new_params"]["enum"]) == {
+        "bigger_node", "more_workers", "driver_memory", "on_demand"}
+
+
+def test_nearest_examples_never_show_the_same_error():
+    same = "Job aborted: the vendor gateway answered 'quota bucket 17 drained' for tenant 42"
+    clf = Classifier(extra_examples=[{"message": same.replace("17", "18"), "category": "rate_limit", "remediation": "RETRY"}])
+    found = nearest_examples(clf, same)
+    assert found and all("quota bucket" not in e.message for e, _ in found)
+    assert nearest_examples(Classifier(use_neighbours=False), same) == []
