@@ -162,3 +162,88 @@ def test_nearest_examples_never_show_the_same_error():
     found = nearest_examples(clf, same)
     assert found and all("quota bucket" not in e.message for e, _ in found)
     assert nearest_examples(Classifier(use_neighbours=False), same) == []
+
+
+# --- the remediate_run task end to end: lead submit -> worker -> sandbox, the model behind real HTTP ---------
+
+def _e2e_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "e2e"
+    sys.path.insert(0, str(here))
+    spec = importlib.util.spec_from_file_location("e2e_conftest_for_llm", here / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def e2e(tmp_path, monkeypatch):
+    from sandbox import running_sandbox
+
+    monkeypatch.setenv("JOB_AGENT_HOME", str(tmp_path / ".job-agent"))
+    with running_sandbox(clock_speed=3600.0) as sb:
+        yield _e2e_module().E2E(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", sb)
+
+
+def _remediate(e2e, message: str, remediation: str = "{enabled: true}"):
+    from e2e_helpers import notebook_job, requirement
+    from state.models import Decision
+
+    e2e.sb.load_scenario({"rules": [{"job": "Nightly ETL", "task": "step", "attempts": [1], "message": message}]})
+    path = e2e.write("req.md", requirement(notebook_job("etl", "Nightly ETL"),
+                                           extra=f"run_after_deploy: [etl]\nremediation: {remediation}\n"))
+    code, _, err = e2e.lead("submit", str(path))
+    assert code == 0, err
+    e2e.run_worker()
+    with Session(e2e.engine()) as session:
+        return session.exec(select(Decision)).all(), session.exec(select(LlmCall).order_by(LlmCall.id)).all()
+
+
+def test_remediate_run_records_the_models_decision_as_layer_llm(e2e, llm_env):
+    llm_env.script([answer(evidence="frobnicator reported status QX-77")])
+    (decision,), calls = _remediate(e2e, UNSURE)
+    assert (decision.category, decision.remediation, decision.layer) == ("platform_internal", "RETRY", "llm")
+    assert decision.outcome == "SUCCESS" and "the rules were unsure (code_bug 0.20, default)" in decision.reason
+    assert [(c.purpose, c.status) for c in calls] == [("remediation", "ok")] and calls[0].task_id == decision.task_id
+
+
+def test_the_front_matter_threshold_keeps_the_model_out(e2e, llm_env):
+    (decision,), calls = _remediate(e2e, UNSURE, "{enabled: true, llm_below: 0.1, escalate_to: oncall@example.com}")
+    assert (decision.layer, decision.remediation) == ("default", "ESCALATE")
+    assert [c.purpose for c in calls] == ["remediation_email"]  # only the e-mail paragraph was asked for (and failed)
+    assert "You classify failed Databricks job runs" not in json.dumps(llm_env.requests)
+
+
+def test_the_e_mail_explanation_is_kept_only_with_numbers_from_the_run(e2e, llm_env):
+    llm_env.script([
+        answer(category="code_bug", remediation="NOTIFY_OWNER", evidence="status QX-77 for batch 2048"),
+        "Batch 2048 failed in stage 7 after 3 retries.",                     # "3" is not in the run: rejected
+        "The frobnicator step rejected batch 2048 in stage 7 (status QX-77). Check the batch's input with its owner.",
+    ])
+    (decision,), calls = _remediate(e2e, UNSURE, "{enabled: true}")
+    assert (decision.layer, decision.remediation, decision.status) == ("llm", "NOTIFY_OWNER", "APPLIED")
+    assert [(c.purpose, c.status) for c in calls] == [("remediation", "ok"), ("remediation_email", "invalid"),
+                                                      ("remediation_email", "ok")]
+    assert "not in the facts: 3" in llm_env.requests[2]["messages"][-1]["content"]
+    body = open(decision.detail["email"]["path"], encoding="utf-8").read()
+    assert "written by a model" in body and "rejected batch 2048" in body
+    assert "Error excerpt:" in body and "QX-77" in body.split("Error excerpt:")[1]
+
+
+def test_a_failed_explanation_leaves_the_rule_text(e2e, llm_env):
+    llm_env.script([answer(category="code_bug", remediation="NOTIFY_OWNER", evidence="status QX-77"),
+                    "See https://example.com/fix now.", "Also 987654 things went wrong."])
+    (decision,), _ = _remediate(e2e, UNSURE, "{enabled: true}")
+    body = open(decision.detail["email"]["path"], encoding="utf-8").read()
+    assert "written by a model" not in body and "https://example.com/fix" not in body
+    assert "Why:" in body and "code_bug (llm, confidence 0.80)" in body
+
+
+def test_without_a_model_remediation_runs_on_rules_and_says_so_once(e2e, capfd):
+    (decision,), calls = _remediate(e2e, UNSURE, "{enabled: true}")
+    assert (decision.layer, decision.remediation) == ("default", "ESCALATE") and calls == []
+    err = capfd.readouterr().err
+    assert err.count("LLM is off (set JOB_AGENT_LLM_MODEL to use one)") == 1
