@@ -247,3 +247,15 @@ def test_without_a_model_remediation_runs_on_rules_and_says_so_once(e2e, capfd):
     assert (decision.layer, decision.remediation) == ("default", "ESCALATE") and calls == []
     err = capfd.readouterr().err
     assert err.count("LLM is off (set JOB_AGENT_LLM_MODEL to use one)") == 1
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "high", True])
+def test_llm_below_is_validated_like_the_other_remediation_fields(value):
+    from lead.errors import FieldProblem
+    from lead.remediation_block import check_remediation
+
+    with pytest.raises(FieldProblem) as caught:
+        check_remediation({"enabled": True, "llm_below": value})
+    assert caught.value.path == ("remediation", "llm_below")
+    assert check_remediation({"llm_below": 0.3})["llm_below"] == 0.3
+    assert check_remediation({})["llm_below"] == LLM_BELOW
