@@ -242,7 +242,8 @@ def test_a_failed_explanation_leaves_the_rule_text(e2e, llm_env):
     assert "Why:" in body and "code_bug (llm, confidence 0.80)" in body
 
 
-def test_without_a_model_remediation_runs_on_rules_and_says_so_once(e2e, capfd):
+def test_without_a_model_remediation_runs_on_rules_and_says_so_once(e2e, capfd, monkeypatch):
+    monkeypatch.setattr("llm.gateway._said_off", False)  # "once per process": earlier tests may have said it
     (decision,), calls = _remediate(e2e, UNSURE, "{enabled: true}")
     assert (decision.layer, decision.remediation) == ("default", "ESCALATE") and calls == []
     err = capfd.readouterr().err
