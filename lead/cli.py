@@ -407,6 +407,13 @@ app.command("ask")(ask)
 from lead.cli_llm import app as llm_app  # noqa: E402  (the model's configuration and usage)
 
 app.add_typer(llm_app, name="llm")
+from lead import cli_mcp  # noqa: E402  (the MCP server and its audit log)
+app.command("mcp")(cli_mcp.mcp)
+app.command("audit")(cli_mcp.audit)
+from lead import cli_run  # noqa: E402  (run control: lead run, lead runs status/cancel)
+
+app.command("run")(cli_run.run)
+app.add_typer(cli_run.runs_app, name="runs")
 
 
 def main() -> None:

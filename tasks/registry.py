@@ -18,6 +18,9 @@ TASK_TYPES: dict[str, str] = {
     "watch_runs": "tasks.watch_runs:WatchRuns",
     "monitor_query": "tasks.monitor_query:MonitorQuery",
     "answer": "tasks.answer:Answer",
+    "start_run": "tasks.run_control:StartRun",
+    "run_status": "tasks.run_control:RunStatus",
+    "cancel_run": "tasks.run_control:CancelRun",
 }
 
 
