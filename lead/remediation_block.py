@@ -126,7 +126,8 @@ def check_remediation(value: Any) -> dict[str, Any]:
 
 def with_remediation(specs: list[Any], front_matter: dict[str, Any], owner: str | None) -> list[Any]:
     """The task specs (`state.submissions.NewTask`) of a file with its `remediation:` block
-    wired in: each `run_job` payload carries the block (so a failed run enqueues its
+    wired in (plus the file's `llm:` value under `"llm"`, so its remediations use, or do not
+    use, the model it names): each `run_job` payload carries the block (so a failed run enqueues its
     `remediate_run` at once when `enabled`), and `watch:` adds a recurring `watch_runs` task.
 
     Raises:
@@ -139,6 +140,8 @@ def with_remediation(specs: list[Any], front_matter: dict[str, Any], owner: str 
     from state.submissions import NewTask
 
     config = check_remediation(front_matter["remediation"])
+    if "llm" in front_matter:  # the requirement's model choice (or `llm: off`) travels with the block
+        config = {**config, "llm": front_matter["llm"]}
     out = []
     for spec in specs:
         if spec.type == "run_job":

@@ -23,21 +23,23 @@ def _engine(ctx: Any) -> Any:
     return None
 
 
-def task_gateway(ctx: Any) -> Any:
+def task_gateway(ctx: Any, front_matter_llm: Any = None) -> Any:
     """An ``llm.gateway.Gateway`` for this task, or None when the LLM is off.
 
-    Uses ``ctx.llm`` when the worker provides one; else builds one from the environment with
-    the state engine found on the context. Never raises for a configuration problem: a
-    malformed ``JOB_AGENT_LLM_*`` value is logged with ``ctx.log`` and the LLM stays off.
+    `front_matter_llm` is the requirement's ``llm:`` value when the task carries it (a model
+    string, a mapping, or ``off``); it wins over the environment (``llm.config.llm_settings``).
+    Without one, ``ctx.llm`` is used when the worker provides a gateway; else one is built
+    from the environment with the state engine found on the context. Never raises for a
+    configuration problem: a malformed value is logged with ``ctx.log`` and the LLM stays off.
     """
     provided = getattr(ctx, "llm", None)
-    if provided is not None:
+    if provided is not None and front_matter_llm is None:
         return provided
     from llm.config import LlmConfigError
     from llm.gateway import get_gateway
 
     try:
-        return get_gateway(_engine(ctx))
+        return get_gateway(_engine(ctx), front_matter_llm=front_matter_llm)
     except LlmConfigError as error:
         log = getattr(ctx, "log", None)
         if callable(log):

@@ -2,7 +2,8 @@
 
 Payload: `{"run_id": int, "job_id"?, "job_name"?, "source": "watch_runs"|"webhook"|"manual"|
 "run_job", "repair_count"?: int, "remediation"?: {the front matter block, see
-`lead.remediation_block`}, "owner"?: e-mail}`.
+`lead.remediation_block`; with the requirement's `llm:` value under "llm" when it has one},
+"owner"?: e-mail}`.
 
 - validate: `run_id` is an integer; the remediation block (if any) is well formed.
 - plan reads what a person would read: the run with its repair history (`runs/get`,
@@ -216,7 +217,7 @@ class RemediateRun:
             return diagnosis, None
         from tasks.llm_access import task_gateway
 
-        refined = refine(diagnosis, task_gateway(ctx), classifier, facts["message"], facts["trace"], **termination,
+        refined = refine(diagnosis, task_gateway(ctx, config.get("llm")), classifier, facts["message"], facts["trace"], **termination,
                          threshold=threshold, task_id=ctx.task_id)
         if refined.asked:
             ctx.log(f"remediation: {refined.note}")
@@ -317,7 +318,7 @@ class RemediateRun:
         tried = [f"{d}" for d in ctx.payload.get("tried") or []]
         if decision["repair_count"]:
             tried.append(f"{decision['repair_count']} repair(s) of this run")
-        explanation = self._explanation(ctx, run, decision, remediation)
+        explanation = self._explanation(ctx, run, decision, remediation, config)
         subject, body = format_failure_email(
             decision["priority"], decision["job_name"] or f"job {run.job_id}", run.run_page_url or "",
             decision["category"], decision["message"], remediation, decision["reason"], tried, explanation,
@@ -327,13 +328,14 @@ class RemediateRun:
                       params={"to": to, "subject": subject, "body": body})
 
     @staticmethod
-    def _explanation(ctx: TaskContext, run: Any, decision: dict[str, Any], remediation: str) -> str | None:
+    def _explanation(ctx: TaskContext, run: Any, decision: dict[str, Any], remediation: str,
+                     config: dict[str, Any]) -> str | None:
         """The model's plain-words paragraph for the e-mail, or None (LLM off or it failed:
         the rule text stands). The model sees only facts read from the run and the decision."""
         from tasks.llm_access import task_gateway
         from tasks.remediation.email_explanation import explain
 
-        gateway = task_gateway(ctx)
+        gateway = task_gateway(ctx, config.get("llm"))
         if gateway is None:
             return None
         facts = {

@@ -30,7 +30,6 @@ is imported only when a call is made.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,12 +308,4 @@ def refine(
     note = (f"rules unsure ({rule.category} {rule.confidence:.2f} < {threshold:.2f}): model chose "
             f"{answer.category}/{answer.remediation} ({answer.confidence:.2f})")
     return Refined(answer, rule, True, note)
-
-
-def as_json(refined: Refined) -> str:
-    """A compact JSON line of a refinement (for logs): rule and final category, remediation,
-    confidence, layer, and the note."""
-    d, r = refined.diagnosis, refined.rule
-    return json.dumps({"rule": [r.category, r.remediation, r.confidence, r.layer],
-                       "final": [d.category, d.remediation, d.confidence, d.layer], "note": refined.note})
 

@@ -260,3 +260,23 @@ def test_llm_below_is_validated_like_the_other_remediation_fields(value):
     assert caught.value.path == ("remediation", "llm_below")
     assert check_remediation({"llm_below": 0.3})["llm_below"] == 0.3
     assert check_remediation({})["llm_below"] == LLM_BELOW
+
+
+def test_a_requirements_llm_choice_travels_with_its_remediation_block(llm_env):
+    from lead.remediation_block import with_remediation
+    from state.submissions import NewTask
+    from tasks.base import TaskContext
+    from tasks.llm_access import task_gateway
+
+    spec = NewTask(key="run_job:etl", type="run_job", title="run", payload={"job": "etl"})
+    (wired,) = with_remediation([spec], {"remediation": {"enabled": True}, "llm": "off"}, "owner@example.com")
+    config = wired.payload["remediation"]
+    assert config["llm"] == "off"
+    ctx = TaskContext(task_id=1, task_ref="T-0001", spec_key="k", task_type="remediate_run", payload={"remediation": config},
+                      requirement_ref="R-0001", requirement_revision=1, attempt=1, dependency_results={},
+                      workspace_factory=lambda: None)
+    assert task_gateway(ctx, config.get("llm")) is None
+    assert task_gateway(ctx).settings.model == llm_env.model
+    logged = []
+    ctx.log = logged.append
+    assert task_gateway(ctx, {"model": "openai/x", "colour": "blue"}) is None and "unknown key" in logged[0]
