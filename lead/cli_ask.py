@@ -4,7 +4,10 @@ The router (:mod:`lead.ask.router`) picks the domains (cost, security, performan
 reliability, quality, mlops), a catalogue template per domain and its parameters. With
 ``--dry-run`` nothing is enqueued: one result per question is printed, with ``--json`` one
 JSON line ``{"question", "intents", "templates": [{"name", "parameters"}], "confidence"}``
-each.
+each (plus ``"routed_by": "llm"`` when the model routed it). Waiting for the answer, ``--json``
+prints ``{"question", "intents", "confidence", "requirement", "answer", "path"}`` (plus
+``"routed_by"`` likewise, and ``"summary": {"status", "text", "reason"}`` when a model is
+configured: ``kept``, or ``dropped`` with the numbers it invented).
 
 A single question that nothing fits exits 1 with suggestions. With ``--questions`` every
 line is answered (a question nothing fits has empty ``intents`` and ``templates``) and the
@@ -159,8 +162,12 @@ def _answer(routes: list[Any], *, wait: float, as_json: bool, db: str | None) ->
             raise UserError(f"{e['requirement']}: no answer to {r.question!r}: {why}")
         result = answer.result or {}
         if as_json:
-            typer.echo(json.dumps({"question": r.question, "intents": list(r.intents), "confidence": r.confidence,
-                                   "requirement": e["requirement"], "answer": result.get("answer"), "path": result.get("path")},
-                                  ensure_ascii=False))
+            data = {"question": r.question, "intents": list(r.intents), "confidence": r.confidence,
+                    "requirement": e["requirement"], "answer": result.get("answer"), "path": result.get("path")}
+            if r.routed_by != "router":
+                data["routed_by"] = r.routed_by
+            if (result.get("summary") or {}).get("status", "off") != "off":
+                data["summary"] = result["summary"]  # {"status": kept|dropped|unavailable, "text", "reason"}
+            typer.echo(json.dumps(data, ensure_ascii=False))
         else:
             typer.echo(result.get("answer") or "")
