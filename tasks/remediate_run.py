@@ -130,8 +130,9 @@ class RemediateRun:
         settings = job.settings.as_dict() if job and job.settings else {}
         job_name = settings.get("name") or ctx.payload.get("job_name") or run.run_name
         config = ctx.payload.get("remediation") or {}
-        diagnosis, refined = self._classify(ctx, facts, config)
-        remediation, reason = self.decide(ctx, host, run, facts, diagnosis, config)
+        why_ignored = self.ignored(ctx, run, facts)
+        diagnosis, refined = self._classify(ctx, facts, config, use_model=why_ignored is None)
+        remediation, reason = self.decide(ctx, host, run, facts, diagnosis, config, ignored=why_ignored)
         if refined is not None and refined.used:
             reason += f"; the rules were unsure ({refined.rule.category} {refined.rule.confidence:.2f}, {refined.rule.layer})"
         decision = {
@@ -200,10 +201,11 @@ class RemediateRun:
                 "excerpt": excerpt, "digest": digest,
                 "failed_tasks": [t for t in (run.tasks or []) if t.state and enum_value(t.state.result_state) in FAILED_TASK_STATES]}
 
-    def _classify(self, ctx: TaskContext, facts: dict[str, Any], config: dict[str, Any]):
+    def _classify(self, ctx: TaskContext, facts: dict[str, Any], config: dict[str, Any], *, use_model: bool = True):
         """`(diagnosis, refined)`: the classifier's diagnosis, or the model's validated one when
         the rules are under the `llm_below` threshold and a model is configured
-        (`tasks.remediation.llm_fallback`); `refined` is None when the model was not needed."""
+        (`tasks.remediation.llm_fallback`); `refined` is None when the model was not needed
+        (or `use_model` is False: the context decides anyway)."""
         from tasks.remediation.classify import Classifier
         from tasks.remediation.llm_fallback import LLM_BELOW, refine
 
@@ -213,7 +215,7 @@ class RemediateRun:
                        "result_state": facts["result_state"]}
         diagnosis = classifier.classify(facts["message"], facts["trace"], **termination)
         threshold = float(config.get("llm_below", LLM_BELOW))
-        if diagnosis.confidence >= threshold:
+        if diagnosis.confidence >= threshold or not use_model:
             return diagnosis, None
         from tasks.llm_access import task_gateway
 
@@ -224,19 +226,28 @@ class RemediateRun:
         return refined.diagnosis, refined
 
     # -- the decision in context ------------------------------------------------------------
-    def decide(self, ctx: TaskContext, host: str, run: Any, facts: dict[str, Any], diagnosis: Any,
-               config: dict[str, Any]) -> tuple[str, str]:
-        """`(remediation, why)` from the diagnosis and the context (see the module docstring)."""
+    def ignored(self, ctx: TaskContext, run: Any, facts: dict[str, Any]) -> str | None:
+        """Why the run needs no remediation whatever its error says (it succeeded, a user
+        cancelled it, it was skipped, a newer run of the job succeeded), or None."""
         result, code = facts["result_state"], facts["termination"]["code"]
         if result in ("SUCCESS", "SUCCESS_WITH_FAILURES"):
-            return "IGNORE", f"the run ended {result}"
+            return f"the run ended {result}"
         if code == "USER_CANCELED" or (result == "CANCELED" and code in (None, "CANCELED")):
-            return "IGNORE", "the run was cancelled by a user"
+            return "the run was cancelled by a user"
         if code in ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED") or enum_value(run.state.life_cycle_state) == "SKIPPED":
-            return "IGNORE", "the run was skipped (concurrency limit)"
+            return "the run was skipped (concurrency limit)"
         newer = self._newer_success(ctx, run)
         if newer is not None:
-            return "IGNORE", f"superseded: run {newer} of the same job succeeded after it"
+            return f"superseded: run {newer} of the same job succeeded after it"
+        return None
+
+    def decide(self, ctx: TaskContext, host: str, run: Any, facts: dict[str, Any], diagnosis: Any,
+               config: dict[str, Any], *, ignored: Any = ...) -> tuple[str, str]:
+        """`(remediation, why)` from the diagnosis and the context (see the module docstring).
+        `ignored`: :meth:`ignored`'s answer when the caller already has it."""
+        why_ignored = self.ignored(ctx, run, facts) if ignored is ... else ignored
+        if why_ignored:
+            return "IGNORE", why_ignored
         remediation, why = diagnosis.remediation, f"{diagnosis.category} ({diagnosis.layer}, confidence {diagnosis.confidence:.2f})"
         policy = config.get("policy") or {}
         if diagnosis.category in policy:

@@ -280,3 +280,26 @@ def test_a_requirements_llm_choice_travels_with_its_remediation_block(llm_env):
     logged = []
     ctx.log = logged.append
     assert task_gateway(ctx, {"model": "openai/x", "colour": "blue"}) is None and "unknown key" in logged[0]
+
+
+def test_a_run_the_context_ignores_never_reaches_the_model(e2e, llm_env):
+    """A failed run superseded by a newer successful one is IGNOREd: its unsure error is not
+    worth a model call."""
+    from databricks.sdk.service import compute, jobs
+
+    from state.models import Decision
+
+    e2e.sb.load_scenario({"rules": [{"job": "Flaky job", "attempts": [1], "message": UNSURE}]})
+    w = e2e.sb.workspace_client()
+    cluster = compute.ClusterSpec(spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=1)
+    job_id = w.jobs.create(name="Flaky job", tasks=[jobs.Task(task_key="t", notebook_task=jobs.NotebookTask(
+        notebook_path="/Workspace/Shared/job-agent/notebooks/ingest"), new_cluster=cluster)]).job_id
+    failed = w.jobs.run_now(job_id=job_id).result()
+    assert failed.state.result_state.value == "FAILED"
+    assert w.jobs.run_now(job_id=job_id).result().state.result_state.value == "SUCCESS"
+    assert e2e.lead("remediate", str(failed.run_id))[0] == 0
+    assert e2e.run_worker() == {"COMPLETE": 1}
+    with Session(e2e.engine()) as session:
+        (decision,) = session.exec(select(Decision)).all()
+    assert decision.remediation == "IGNORE" and "superseded" in decision.reason
+    assert decision.layer == "default" and llm_env.requests == []
