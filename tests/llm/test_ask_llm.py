@@ -94,7 +94,7 @@ def test_lead_ask_dry_run_routes_with_the_model(llm_env, capsys):
 
 # --- the no-model path ----------------------------------------------------------------------------------
 
-def test_without_a_model_lead_ask_says_so_once_and_never_imports_litellm():
+def test_without_a_model_lead_ask_says_so_once_and_never_imports_litellm(tmp_path):
     code = (
         "import sys\n"
         "from lead.cli import app\nfrom lead.cli_runner import run_cli\n"
@@ -103,13 +103,10 @@ def test_without_a_model_lead_ask_says_so_once_and_never_imports_litellm():
         "print('CODES', c1, c2, 'litellm' in sys.modules)\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("JOB_AGENT_LLM")}
-    questions = ROOT / "tests" / "llm" / "_questions.txt"
+    questions = tmp_path / "questions.txt"
     questions.write_text(f"{VAGUE}\nWhich jobs failed in the last 24 hours?\n", encoding="utf-8")
-    try:
-        result = subprocess.run([sys.executable, "-c", code, str(questions)], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
-    finally:
-        questions.unlink()
+    result = subprocess.run([sys.executable, "-c", code, str(questions)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
     assert "CODES 1 0 False" in result.stdout, result.stderr
     assert result.stderr.count("LLM is off") == 1 and "nothing fits" in result.stderr
 
