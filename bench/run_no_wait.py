@@ -73,12 +73,12 @@ def mark(name):
     global t0
     now = time.perf_counter(); marks.append((name, now - t0)); t0 = now
 from lead import cli, cli_run  # noqa: F401
-mark("import lead CLI (typer, sqlmodel, lead.cli)")
+mark("import lead CLI (typer, lead.cli and its sub-apps)")
 import databricks.sdk  # noqa: F401
 from databricks.sdk.service import jobs  # noqa: F401
 mark("import databricks.sdk (+ service.jobs)")
 import worker.pipeline, tasks.run_control, lead.run_control as rc  # noqa: E401
-mark("import worker.pipeline, run control")
+mark("import sqlalchemy, sqlmodel, state, worker.pipeline, run control")
 from lead.cli_runner import open_engine
 engine = open_engine(sys.argv[1])
 mark("open the state database (migrations checked)")
@@ -95,7 +95,7 @@ with open_workspace(sandbox=True, sandbox_state=Path(sys.argv[2]), sandbox_clock
         "params": {}, "wait": False, "timeout_s": 60.0})
     mark("record the task (one write transaction)")
     row = rc.execute_task(engine, provider, task_id, progress_dir=Path(sys.argv[4]))
-    mark("run the task: validate/plan/apply (jobs/get x3, run-now, runs/get) + progress")
+    mark("run the task: validate/plan/apply (jobs/get x2, run-now, runs/get) + progress")
     assert row["status"] == "COMPLETE", row
     print(json.dumps({"marks": marks, "run_id": row["result"]["run_id"]}))
 """

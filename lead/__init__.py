@@ -65,6 +65,12 @@ see `lead.sdk_fields`):
     `lead submit` adds ``"deployment_key": "<bundle>/<target>/<job_key>"`` to each deploy_job
     payload (`lead.identity`): the deployment's identity and the job's ownership tag.
 
+    Present only when non-empty: ``"artifacts": [{"field", "pattern", "local_path",
+    "file_name", "sha256", "size", "workspace_path"}]`` (local library files the worker
+    uploads to ``<workspace_root>/artifacts/<sha256[:16]>/<file>`` before create/update,
+    `lead.artifacts`), and ``"written": {"references": [[path, text]], "variables": {...}}``
+    (the ``${...}`` strings as the file wrote them, for `lead export`).
+
     run_job payload::
 
         {"job_key": KEY, "deploy_task": "deploy_job:KEY", "source": {"path": ..., "line": ...}}
@@ -75,5 +81,8 @@ yaml block's jobs and variables), `substitution` (``${...}``), `job_schema` (fie
 and shapes against the SDK), `sdk_fields` (the SDK's field tree and its cache),
 `workspace_paths` (relative paths), `defaults` (front matter defaults and tags), `decompose`
 (jobs -> task specs), `requirements` (the whole read), `identity` (bundle, target and
-deployment keys), `cli` (``lead``), `cli_db` (``lead db``).
+deployment keys), `artifacts` (local library files: build, resolve, hash), `export` (a
+requirement back to a bundle directory), `run_control` (start, poll and cancel runs through
+the pipeline), `mcp` (the MCP server and its tools), `cli` (``lead``) and its sub-command
+modules `cli_*`.
 """

@@ -1,6 +1,7 @@
 """The `lead` command: submit a requirements file, and look at or steer what it became.
 
-    lead submit FILE.md      break a requirements file into tasks (one transaction)
+    lead submit FILE.md      break a requirements file into tasks (one transaction); prose
+                             goes to the LLM lead (`lead.prose`); --dry-run records nothing
     lead status [REQ]        the board, or one requirement's tasks
     lead show TASK           a task's payload, plan, result, events and error
     lead retry TASK          FAILED -> PENDING (a fresh set of attempts)
@@ -15,6 +16,7 @@ sentence-transformers.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +75,9 @@ def submit(
     as_json: JsonOption = False,
     db: DbOption = None,
     progress_dir: ProgressOption = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Read and validate the file (and write jobs from its prose with the LLM), print the "
+                          "generated YAML and the tasks it would create, and record nothing.")] = False,
 ) -> None:
     """Break a requirements file into tasks and record them (all or nothing).
 
@@ -81,12 +86,33 @@ def submit(
     creates nothing; a changed file (or the same bundle and target from another path) becomes
     a new revision: the old revision's PENDING tasks are cancelled and its running ones stop
     at their next phase boundary.
+
+    Prose: a file with no job YAML but a description of its jobs (or front matter
+    `generate: true`) is given to the LLM lead (JOB_AGENT_LLM_MODEL or front matter `llm:`),
+    grounded on the docs index when one is built; its jobs pass the same validation as
+    hand-written YAML, and the generated YAML is shown (here with --dry-run, and on the
+    progress page) so it can be pasted into the file. Without a model such a file is refused.
     """
     from lead.errors import RequirementsError
-    from lead.requirements import load_requirements
+    from lead.requirements import NeedsModel, load_requirements
 
+    generated = None
+    engine = None
     try:
         doc = load_requirements(file)
+    except NeedsModel as need:
+        from lead.prose import ProseError, generate_jobs
+        from llm.config import LlmConfigError, llm_settings
+
+        try:
+            settings = llm_settings(need.request.llm)
+            # the database keeps the model's response cache and accounting (also for --dry-run);
+            # without a model nothing is opened, so a refused file leaves nothing behind
+            engine = open_engine(db) if settings is not None else None
+            generated = generate_jobs(need.request, engine=engine, settings=settings)
+        except (ProseError, LlmConfigError) as error:
+            raise UserError(str(error)) from None
+        doc = generated.doc
     except RequirementsError as error:
         raise UserError(str(error)) from None
     except OSError as error:
@@ -106,7 +132,10 @@ def submit(
     bundle, target, identity = requirement_identity(doc)
     specs = with_remediation(task_specs_with_identity(doc, bundle, target), doc.front_matter, doc.owner)
     specs = with_monitors(specs, doc.front_matter)
-    engine = open_engine(db)
+    if dry_run:
+        _dry_run(as_json, file, doc, specs, generated)
+        return
+    engine = engine or open_engine(db)
     for attempt in range(3):
         # A writer session: SQLite takes the write lock at BEGIN (no read-to-write upgrade that
         # fails next to busy workers); PostgreSQL locks the requirement and its PENDING tasks.
@@ -138,7 +167,8 @@ def submit(
     from lead.secret_warnings import secret_warnings
     from state.redaction import redact_text
 
-    warnings = [redact_text(str(w)) for w in secret_warnings(doc.task_specs, str(file))]
+    # generated jobs name "<file> (generated YAML)" and its lines in their payloads' source
+    warnings = [redact_text(str(w)) for w in secret_warnings(doc.task_specs, None if generated else str(file))]
     for warning in warnings:
         typer.echo(f"lead: warning: {warning}", err=True)
     for item in doc.ignored:
@@ -151,6 +181,7 @@ def submit(
         "cancelled": [format_id("task", t) for t in result.cancelled_ids],
         "ignored": [redact_text(str(item)) for item in doc.ignored],
         "warnings": warnings,
+        "generated": _generated_json(generated),
     }
     if result.outcome == "unchanged":
         text = f"{requirement} is unchanged (revision {result.revision}, {len(rows)} tasks): nothing created."
@@ -163,6 +194,47 @@ def submit(
         text = f"{requirement} {verb}: {len(rows)} tasks PENDING\n{table}"
         if result.cancelled_ids:
             text += "\ncancelled from the previous revision: " + ", ".join(data["cancelled"])
+    if generated is not None:
+        text = _generated_text(generated) + "\n\n" + text
+    _emit(as_json, data, text)
+
+
+def _generated_json(generated) -> dict | None:
+    """The prose lead's output for `--json` (masked), or None for a structured file."""
+    if generated is None:
+        return None
+    from state.redaction import redact
+
+    return redact(generated.as_json())
+
+
+def _generated_text(generated) -> str:
+    """The generated YAML as a pasteable block, with the model and the documentation used."""
+    from state.redaction import redact_text
+
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", generated.yaml)), default=0))
+    lines = [f"Jobs written by the LLM lead ({generated.model}) from the prose; paste this block into the file "
+             "to make it structured:", "", f"{fence}yaml", redact_text(generated.yaml).rstrip("\n"), fence]
+    if generated.citations:
+        lines += ["", "Grounded on:"] + [f"  - {redact_text(c)}" for c in generated.citations]
+    elif not generated.grounded:
+        lines += ["", "Ungrounded: no docs index was available (build one with `uv run docs-index build`)."]
+    return "\n".join(lines)
+
+
+def _dry_run(as_json: bool, file: Path, doc, specs: list, generated) -> None:
+    """`lead submit --dry-run`: what would be recorded, recording nothing."""
+    from state.redaction import redact_text
+
+    tasks = [{"key": s.key, "type": s.type, "title": redact_text(s.title), "depends_on": list(s.depends_on),
+              "source_line": s.source_line, "source_field": s.source_field} for s in specs]
+    data = {"dry_run": True, "file": str(file), "title": redact_text(doc.title), "generated": _generated_json(generated),
+            "tasks": tasks}
+    table = _table(["task", "type", "title", "depends on"],
+                   [[t["key"], t["type"], t["title"], ", ".join(t["depends_on"]) or "-"] for t in tasks])
+    text = f"dry run: {len(tasks)} tasks would be created for {redact_text(doc.title)} (nothing recorded)\n{table}"
+    if generated is not None:
+        text = _generated_text(generated) + "\n\n" + text
     _emit(as_json, data, text)
 
 
@@ -414,6 +486,8 @@ from lead import cli_run  # noqa: E402  (run control: lead run, lead runs status
 
 app.command("run")(cli_run.run)
 app.add_typer(cli_run.runs_app, name="runs")
+from lead.cli_export import export  # noqa: E402  (write a requirement as a Databricks Asset Bundle)
+app.command("export")(export)
 
 
 def main() -> None:

@@ -61,7 +61,10 @@ class JobReference:
 class PreparedJob:
     """A job ready to deploy: settings after substitution, path resolution and defaults;
     `field_lines` maps dotted paths within `settings` to file lines; `line`/`field` locate
-    the job key; `references` are the other jobs it refers to."""
+    the job key; `references` are the other jobs it refers to; `artifacts` the local files
+    its library paths now name (`lead.artifacts.Artifact`); `written` what `lead export`
+    needs to write the job back with its ``${...}`` as written (`lead.export.written_references`,
+    None when nothing was substituted)."""
 
     key: str
     settings: dict[str, Any]
@@ -69,6 +72,8 @@ class PreparedJob:
     line: int
     field: str
     references: tuple[JobReference, ...]
+    artifacts: tuple[Any, ...] = ()
+    written: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,9 @@ def decompose(
                     "owner": owner,
                     "profile": profile,
                     "workspace_root": workspace_root,
-                },
+                }
+                | ({"artifacts": [a.as_payload() for a in job.artifacts]} if job.artifacts else {})
+                | ({"written": job.written} if job.written else {}),
                 depends_on=deps,
                 source_line=job.line,
                 source_field=job.field,

@@ -16,6 +16,7 @@ Fields (anything else is an error naming the field):
 | ``target`` | string | ``${bundle.target}`` |
 | ``remediation`` | mapping | how failed runs are handled (see `lead.remediation_block`) |
 | ``monitors`` | list | scheduled catalogue queries with alert rules (see `lead.monitors_block`) |
+| ``artifacts`` | mapping name -> ``{build, path, type, timeout_seconds}`` | build commands run at submit before local library paths are resolved (see `lead.artifacts`) |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lead.artifacts import ArtifactBuild, check_artifacts
 from lead.defaults import check_defaults
 from lead.errors import FieldProblem
 from lead.monitors_block import check_monitors
@@ -43,6 +45,7 @@ FIELDS = (
     "target",
     "remediation",
     "monitors",
+    "artifacts",
 )
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -64,6 +67,7 @@ class FrontMatter:
     target: str | None = None
     remediation: dict[str, Any] | None = None
     monitors: list[dict[str, Any]] | None = None
+    artifacts: dict[str, ArtifactBuild] = field(default_factory=dict)
 
 
 def _string(data: dict, key: str) -> str | None:
@@ -154,4 +158,5 @@ def read_front_matter(data: Any) -> FrontMatter:
         target=_string(data, "target"),
         remediation=check_remediation(data["remediation"]) if "remediation" in data else None,
         monitors=check_monitors(data["monitors"]) if "monitors" in data else None,
+        artifacts=check_artifacts(data.get("artifacts")),
     )

@@ -4,9 +4,16 @@
 with python-frontmatter), check its fields, read every fenced ```` ```yaml ```` /
 ```` ```yml ```` block of the body (other fenced blocks and all prose are ignored), then for
 each job: substitute ``${...}``, check field names against the SDK's ``JobSettings``,
-resolve relative paths, merge the front matter's ``defaults`` and ``tags``, and decompose
-into ``deploy_job`` / ``run_job`` specs. Every problem is a `RequirementsError` naming the
+resolve local build artifacts (`lead.artifacts`: the front matter's ``artifacts:`` build
+commands run first) and relative paths, merge the front matter's ``defaults`` and ``tags``,
+and decompose into ``deploy_job`` / ``run_job`` specs. Every problem is a `RequirementsError` naming the
 file, the line in the whole file and the field.
+
+Prose (`lead.prose`): the front matter fields ``llm`` (the model, see `llm.config.llm_settings`)
+and ``generate`` (true/false) are read here, not by `lead.front_matter`. A file whose jobs are
+asked for in prose raises `NeedsModel` (a `RequirementsError` whose message still says "no
+jobs: ..." to callers that know nothing of prose) carrying a `ProseRequest`; the rule is
+`prose_rule` below. Only `lead.prose` calls the model; this module never imports it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lead import limits, yaml_lines
+from lead.artifacts import ArtifactResolver, BuildFailed, run_builds
 from lead.decompose import JobReference, PreparedJob, RunRequest, TaskSpec, decompose
 from lead.defaults import apply_defaults
 from lead.errors import FieldProblem, LimitExceeded, RequirementsError, YamlError
@@ -31,6 +39,7 @@ from lead.substitution import (
     VariableDef,
     job_references,
 )
+from lead.export import written_references
 from lead.workspace_paths import resolve_job_paths
 from lead.yaml_lines import LineMap, format_path
 
@@ -46,7 +55,9 @@ class RequirementsDoc:
     workspace_root without a trailing slash). variables: effective variable values as written
     (front matter over block defaults; declarations without a value are left out). tags,
     defaults: front matter, tags as strings. run_after_deploy: job keys. front_matter: the
-    front matter mapping as written. content_sha256: hex sha256 of the raw file bytes.
+    front matter mapping as written. content_sha256: hex sha256 of the raw file bytes; when
+    jobs use local artifacts (`lead.artifacts`), of those bytes and the artifacts' hashes, so a
+    rebuilt file makes a new revision.
     task_specs: in topological order, dependencies first. bundle, target: for
     ``${bundle.name}``/``${bundle.target}``. ignored: parts accepted but not used (bundle
     settings such as ``permissions`` or ``targets``), one `Ignored` each, for the CLI to show.
@@ -69,14 +80,86 @@ class RequirementsDoc:
     ignored: tuple[Ignored, ...] = field(default_factory=tuple)
 
 
-def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc:
+PROSE_FIELDS = ("llm", "generate")
+"""Front matter fields of the prose lead, read here (not by `lead.front_matter`)."""
+
+MIN_PROSE_WORDS = 8
+"""Prose shorter than this (a heading, a one-line note) never goes to the model on its own."""
+
+
+@dataclass(frozen=True)
+class ProseRequest:
+    """A file whose jobs are asked for in prose: what the prose lead needs to write them.
+
+    path: the file as given. text: the whole file (BOM removed). prose: the body outside fenced
+    blocks, as written. prose_line: the file line where the body starts. front_matter: the
+    front matter mapping as written. job_keys: keys of the jobs its YAML blocks already define
+    (the model must not define them again). llm: the front matter's ``llm`` value (None when
+    absent). forced: true when the front matter says ``generate: true``.
+    """
+
+    path: Path
+    text: str
+    prose: str
+    prose_line: int
+    front_matter: dict[str, Any]
+    job_keys: tuple[str, ...]
+    llm: Any
+    forced: bool
+
+
+class NeedsModel(RequirementsError):
+    """The file asks for jobs in prose that no YAML block defines (see `prose_rule`).
+
+    `request` is the `ProseRequest` for `lead.prose`. Raised by `load_requirements` unless
+    `prose_done`; its message (for callers that do not handle prose) says the file has no
+    jobs the rules can read and that an LLM can turn its prose into jobs.
+    """
+
+    def __init__(self, request: ProseRequest, message: str) -> None:
+        self.request = request
+        super().__init__(request.path, 1, "", message)
+
+
+def prose_words(body: str, body_line: int = 1) -> tuple[str, int]:
+    """`(prose, word count)`: the body's lines outside fenced blocks, and their words (headings
+    included, code excluded)."""
+    lines = body.splitlines()
+    inside = set()
+    for block in fenced_blocks(body, body_line):
+        end = block.content_line + block.content.count("\n") + (1 if block.closed else 0)
+        inside.update(range(block.open_line, end))
+    kept = [ln for i, ln in enumerate(lines) if body_line + i not in inside]
+    prose = "\n".join(kept).strip("\n")
+    return prose, len(re.findall(r"[A-Za-z0-9]+", prose))
+
+
+def prose_rule(generate: bool | None, has_jobs: bool, has_other_work: bool, words: int) -> bool:
+    """Whether a file goes to the prose lead (the model). Predictable by design:
+
+    - front matter ``generate: false``: never;
+    - ``generate: true``: always (the model writes the jobs the prose asks for that the YAML
+      blocks do not define; it sees those blocks' job keys);
+    - otherwise only when the rules would find nothing to do: no job in any YAML block, no
+      ``monitors:`` and no ``remediation: watch:`` in the front matter, and at least
+      `MIN_PROSE_WORDS` words of prose. A structured file never calls the model.
+    """
+    if generate is not None:
+        return generate
+    return not has_jobs and not has_other_work and words >= MIN_PROSE_WORDS
+
+
+def load_requirements(path: Path, *, text: str | None = None, prose_done: bool = False) -> RequirementsDoc:
     """Read the requirements file at `path` (or `text`, reported as `path`).
 
     With `text`, the file is not read and `content_sha256` is of ``text`` encoded as UTF-8.
     Imports ``databricks.sdk.service.jobs`` only when the field tree cache
-    (`lead.sdk_fields`) is missing or corrupt.
+    (`lead.sdk_fields`) is missing or corrupt. `prose_done`: the text already holds the prose
+    lead's generated block (`lead.prose`), so `prose_rule` is not applied again.
 
     Raises:
+        NeedsModel: the file asks for jobs in prose (`prose_rule`); catch it before
+            `RequirementsError` to hand it to `lead.prose`.
         RequirementsError: any problem in the file (see the `lead` package docstring for the
             list), located by line in the whole file and dotted field.
         OSError: the file cannot be read.
@@ -96,7 +179,7 @@ def load_requirements(path: Path, *, text: str | None = None) -> RequirementsDoc
         _check_size(path, len(raw))
     text = text.removeprefix("\ufeff")
     _check_characters(path, text)
-    return _Reader(path, text, hashlib.sha256(raw).hexdigest()).read()
+    return _Reader(path, text, hashlib.sha256(raw).hexdigest(), prose_done=prose_done).read()
 
 
 # What YAML 1.1 does not allow in a stream (PyYAML's reader refuses the same): C0 controls
@@ -126,7 +209,8 @@ def _check_characters(path: Path, text: str) -> None:
 
 
 class _Reader:
-    def __init__(self, path: Path, text: str, sha: str) -> None:
+    def __init__(self, path: Path, text: str, sha: str, *, prose_done: bool = False) -> None:
+        self.prose_done = prose_done
         self.path = path
         self.text = text
         self.sha = sha
@@ -170,8 +254,14 @@ class _Reader:
             if not isinstance(fm_data, dict):
                 raise self.error(split.front_matter_line, "", "the front matter must be a mapping of fields")
         self.cross_check(fm_data, split.body)
+        generate = fm_data.get("generate")
+        if generate is not None and not isinstance(generate, bool):
+            raise self.error(fm_lines.line_of(("generate",)), "generate",
+                             f"must be true or false, not {generate!r}")
+        if "llm" in fm_data:
+            self.check_llm(fm_data["llm"], fm_lines)
         try:
-            fm = read_front_matter(fm_data)
+            fm = read_front_matter({k: v for k, v in fm_data.items() if k not in PROSE_FIELDS})
         except FieldProblem as problem:
             raise self.located(problem, fm_lines) from None
 
@@ -216,6 +306,22 @@ class _Reader:
                 block_vars.setdefault(name, var)
             bundle_name = bundle_name or contents.bundle_name
             ignored.extend(contents.ignored)
+        other_work = bool(fm.monitors) or bool((fm.remediation or {}).get("watch"))
+        if not self.prose_done and (generate or (generate is None and not jobs and not other_work)):
+            prose, words = prose_words(split.body, split.body_line)  # only when the rule may say yes
+            if prose_rule(generate, bool(jobs), other_work, words):
+                request = ProseRequest(
+                    path=self.path, text=self.text, prose=prose, prose_line=split.body_line,
+                    front_matter=dict(fm_data), job_keys=tuple(job.key for job in jobs),
+                    llm=fm_data.get("llm"), forced=generate is True,
+                )
+                reason = ("the front matter says `generate: true`" if generate else
+                          "no jobs: the file has no fenced ```yaml block with `resources: jobs:` or `jobs:`")
+                raise NeedsModel(
+                    request,
+                    f"{reason}; its prose asks for jobs, which only the LLM lead can write "
+                    "(`lead submit` with JOB_AGENT_LLM_MODEL or front matter `llm:` set)",
+                )
         if not jobs and not fm.monitors and not (fm.remediation or {}).get("watch"):
             raise self.error(
                 1, "", "no jobs: the file has no fenced ```yaml block with `resources: jobs:` or `jobs:` "
@@ -239,7 +345,21 @@ class _Reader:
         except FieldProblem as problem:
             raise self.located(problem, fm_lines) from None
 
-        prepared = [self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored) for job in jobs]
+        base_dir = self.path.resolve().parent
+        try:
+            run_builds(fm.artifacts, base_dir)
+        except BuildFailed as failed:
+            raise self.error(
+                fm_lines.line_of(("artifacts", failed.name, "build")), f"artifacts.{failed.name}.build", failed.message
+            ) from None
+        resolver = ArtifactResolver(base_dir, fm.workspace_root)
+        prepared = [
+            self.prepare(job, subst, defaults, tags, fm.workspace_root, fm_lines, ignored, resolver)
+            for job in jobs
+        ]
+        hashes = sorted({a.sha256 for job in prepared for a in job.artifacts})
+        if hashes:
+            self.sha = hashlib.sha256(("\n".join([self.sha, *hashes])).encode()).hexdigest()
         runs = [
             RunRequest(key, fm_lines.line_of(("run_after_deploy", i)), f"run_after_deploy[{i}]")
             for i, key in enumerate(fm.run_after_deploy)
@@ -264,6 +384,21 @@ class _Reader:
             target=fm.target,
             ignored=tuple(ignored),
         )
+
+    def check_llm(self, value: Any, fm_lines: LineMap) -> None:
+        """The front matter's ``llm`` must be a model string or a mapping `llm.config` accepts
+        (its shape only: the environment is not read here)."""
+        from llm.config import LlmConfigError, llm_settings
+
+        line = fm_lines.line_of(("llm",))
+        if value is None or value is False:
+            return
+        if isinstance(value, dict) and "model" not in value:
+            value = dict(value, model="placeholder/model")  # the model may come from the environment
+        try:
+            llm_settings(value)
+        except LlmConfigError as error:
+            raise self.error(line, "llm", str(error).removeprefix("llm: ").removeprefix("llm.")) from None
 
     def cross_check(self, fm_data: dict, body: str) -> None:
         """python-frontmatter must read the same front matter and body as our line-keeping
@@ -296,6 +431,7 @@ class _Reader:
         root: str | None,
         fm_lines: LineMap,
         ignored: list[Ignored],
+        resolver: ArtifactResolver,
     ) -> PreparedJob:
         settings = dict(job.settings)
         for key in BUNDLE_ONLY_JOB_KEYS & settings.keys():
@@ -304,9 +440,11 @@ class _Reader:
                 Ignored(job.lines.line_of(job.prefix + (key,)), format_path(job.prefix + (key,)),
                         "bundle-only job setting not applied by this product")
             )
+        written = settings
         try:
-            settings = subst.substitute(settings)
+            settings = substituted = subst.substitute(settings)
             check_fields(settings, "JobSettings")
+            settings, artifacts = resolver.resolve_job(settings)
             settings = resolve_job_paths(settings, root)
         except FieldProblem as problem:
             raise self.located(problem, job.lines, job.prefix) from None
@@ -328,7 +466,9 @@ class _Reader:
                 references.append(JobReference(key, fm_lines.line_of(origin), format_path(origin)))
             else:
                 references.append(JobReference(key, rel.line_of(p), format_path(job.prefix + p)))
-        return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references))
+        kept = written_references(written, substituted, settings, {n: v.value for n, v in subst.ctx.variables.items()})
+        return PreparedJob(job.key, settings, field_lines, job.line, job.field, tuple(references),
+                           tuple(artifacts), kept)
 
 
 def _get(value: Any, path: tuple) -> Any:

@@ -4,7 +4,7 @@ Each call records one task (`start_run`, `run_status` or `cancel_run`, see `task
 in the ad_hoc requirement `ad_hoc/run-control`, then runs that task here, in this process,
 through the worker's own validate -> plan -> apply pipeline (`worker.pipeline.TaskRunner`): it
 gets its events, its stored plan, its outcome and its progress page like any task. The lead
-claims exactly that task (`claim_task`); if a worker claimed it first, the lead waits for the
+claims exactly that task (`state.queue.claim_task`); if a worker claimed it first, the lead waits for the
 worker's outcome instead.
 
 What the user typed is checked before anything is recorded (read-only calls): an unknown job,
@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,40 +212,6 @@ def _record(engine: Engine, *, type_: str, key: str, title: str, payload: dict[s
     return ids[0], format_id("task", ids[0]), format_id("requirement", requirement_id)
 
 
-def claim_task(engine: Engine, task_id: int, owner: str, lease_ttl: float) -> Any | None:
-    """Claim task `task_id` (and no other) for `owner` with a lease of `lease_ttl` seconds, if
-    it is claimable now (`state.queue.claimable_condition`: PENDING, newest revision,
-    `not_before` passed, dependencies COMPLETE). Returns a `state.queue.Claim`, or None when it
-    is not claimable (a worker holds it, it waits, or it has ended). Commits its own transaction.
-
-    The same compare-and-set move (`state.machine.transition`) and event as `claim_next`.
-    """
-    from state.clock import db_now
-    from state.engine import writer
-    from state.machine import TaskStatus, TransitionConflict, transition
-    from state.models import Task
-    from state.queue import Claim, claimable_condition
-
-    with Session(writer(engine)) as session:
-        now = db_now(session)
-        row = session.execute(select(Task.attempts).where(Task.id == task_id, claimable_condition(now))).first()
-        if row is None:
-            session.rollback()
-            return None
-        attempts = row[0]
-        expires = now + timedelta(seconds=lease_ttl)
-        try:
-            transition(session, task_id, TaskStatus.PENDING, TaskStatus.IN_PROGRESS, actor=owner,
-                       reason=f"claimed by the lead (attempt {attempts + 1})",
-                       values={"lease_owner": owner, "lease_expires_at": expires, "attempts": attempts + 1, "error": None},
-                       now=now)
-        except TransitionConflict:
-            session.rollback()
-            return None
-        session.commit()
-    return Claim(task_id, owner, expires, attempts + 1)
-
-
 def _task_row(engine: Engine, task_id: int) -> dict[str, Any]:
     from state.models import Task
 
@@ -274,6 +239,8 @@ def execute_task(engine: Engine, workspace: Any, task_id: int, *, progress_dir: 
     give_up = time.monotonic() + deadline_s
     try:
         while True:
+            from state.queue import claim_task
+
             claim = claim_task(engine, task_id, owner, LEAD_LEASE_TTL_S)
             if claim is not None:
                 runner.run(claim)

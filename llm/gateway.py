@@ -12,7 +12,8 @@ and gives up with `LlmOutputInvalid` if the second answer is rejected too.
   retries are off so the count is ours. Other errors (bad key, unknown model) fail at once.
 - **Cache**: with an engine, accepted answers are kept in table `llm_cache` keyed by the sha256
   of the request (model, api_base, masked messages, response format, temperature); the same
-  request is answered from there without an HTTP call.
+  request is answered from there without an HTTP call. An answer accepted after a repair round
+  is also kept under the first request's key, so a re-run gets it without the repair round.
 - **Accounting**: with an engine, every call (and cache hit, marked `cached`) is a row of
   `llm_call`: model, purpose, prompt/completion tokens from the provider's `usage` block, cost
   from litellm's price table (`litellm.completion_cost`; None for unknown models), status,
@@ -196,6 +197,7 @@ class Gateway:
             LlmOutputInvalid: the repaired answer was rejected too (`problems` from the last check).
         """
         conversation = _masked_messages(messages)
+        first_key = self.request_key(conversation, json_mode)
         problems: list[str] = []
         for round_ in range(2):
             reply = self._call(purpose, conversation, json_mode=json_mode, task_id=task_id)
@@ -211,6 +213,8 @@ class Gateway:
                     ]
                 continue
             self._finish(purpose, reply, "ok", None, task_id)
+            if round_ == 1:  # the same request next time gets the repaired answer at once
+                self._keep(first_key, reply)
             return value
         shown = "; ".join(problems[:MAX_PROBLEMS_SENT])
         raise LlmOutputInvalid(_mask(f"the model's answer was still invalid after a repair round: {shown}"), problems)
@@ -328,6 +332,20 @@ class Gateway:
                 session.add(LlmCacheEntry(key=reply.key, model=self.settings.model, content=reply.content,
                                           prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens))
             session.commit()
+
+        self._db(write)
+
+    def _keep(self, key: str, reply: _Reply) -> None:
+        """Keep `reply`'s accepted content in `llm_cache` under `key` (another request's key)."""
+        if self.engine is None:
+            return
+        from state.models import LlmCacheEntry
+
+        def write(session) -> None:
+            if session.get(LlmCacheEntry, key) is None:
+                session.add(LlmCacheEntry(key=key, model=self.settings.model, content=reply.content,
+                                          prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens))
+                session.commit()
 
         self._db(write)
 

@@ -5,7 +5,8 @@ worker after each phase). Every file is written to a temporary file in the same 
 and renamed over the old one, so a reader never sees half a file. The directory is
 `$JOB_AGENT_PROGRESS_DIR`, else `./progress`, or what `--progress-dir` says.
 
-Plans (stored by the worker's plan phase) are rendered as a diff. The plan JSON shape read
+Plans (stored by the worker's plan phase) are rendered as a diff. Jobs the prose lead wrote
+(a deploy_job payload's ``generated``, see `lead.prose`) are shown as the YAML block to paste. The plan JSON shape read
 here: `{"actions": [{"kind": "CREATE|UPDATE|DELETE|RUN|REPAIR|NOTIFY|QUERY|NO_OP",
 "target": str, "summary": str, "changes": [{"field": str, "before": any, "after": any,
 "citations": [str]}], "citations": [str]}], "fingerprint": str, "idempotency_token": str}`.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -189,6 +191,9 @@ def render_requirement(session: Session, requirement_id: int, summary: Requireme
             f"{row.attempts}/{row.max_attempts} | {_cell(_first_line(row.error) or '')} |"
         )
     lines += ["", "## Dependency graph", "", "```mermaid", *render_mermaid(rows), "```", ""]
+    generated = _generated(session, requirement_id, summary.revision)
+    if generated:
+        lines += ["## Generated job definitions", "", *generated]
     plans = _plans(rows)
     if plans:
         lines += ["## Plans", "", *plans]
@@ -219,6 +224,37 @@ def render_mermaid(rows: list[TaskRow]) -> list[str]:
                 out.append(f"  {dep.replace('-', '')} --> {row.id.replace('-', '')}")
     for status, style in MERMAID_CLASSES.items():
         out.append(f"  classDef {status.lower()} {style}")
+    return out
+
+
+def _generated(session: Session, requirement_id: int, revision: int) -> list[str]:
+    """The jobs the prose lead wrote for this revision (task payload ``generated``: ``yaml``,
+    ``model``, ``citations``, ``grounded``), one pasteable block each, masked; [] when none."""
+    from sqlalchemy import select
+
+    from state.models import Task
+
+    payloads = session.execute(
+        select(Task.payload).where(Task.requirement_id == requirement_id, Task.revision == revision,
+                                   Task.type == "deploy_job").order_by(Task.id)
+    ).scalars()
+    seen: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        generated = (payload or {}).get("generated")
+        if isinstance(generated, dict) and isinstance(generated.get("yaml"), str):
+            seen.setdefault(generated["yaml"], redact(generated))
+    out: list[str] = []
+    for generated in seen.values():
+        text = str(generated["yaml"]).rstrip("\n")
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
+        out += [f"Written by the LLM lead (`{generated.get('model', '?')}`) from the file's prose and validated like "
+                "hand-written YAML. Paste this block into the file to make it structured:", "",
+                f"{fence}yaml", text, fence, ""]
+        citations = [str(c) for c in generated.get("citations") or []]
+        if citations:
+            out += ["Grounded on: " + "; ".join(citations), ""]
+        elif not generated.get("grounded"):
+            out += ["Ungrounded: no docs index was available when it was written.", ""]
     return out
 
 

@@ -246,3 +246,31 @@ def outlook(engine: Engine, *, now: datetime | None = None) -> QueueOutlook:
     waiting = [nb for nb in ready_rows if nb is not None and nb > now]
     next_nb = min(waiting) if waiting and len(waiting) == len(ready_rows) else None
     return QueueOutlook(in_progress, len(ready_rows), next_nb)
+
+
+def claim_task(engine: Engine, task_id: int, owner: str, lease_ttl: float) -> "Claim | None":
+    """Claim task `task_id` (and no other) for `owner` with a lease of `lease_ttl` seconds, if
+    it is claimable now (`state.queue.claimable_condition`: PENDING, newest revision,
+    `not_before` passed, dependencies COMPLETE). Returns a `state.queue.Claim`, or None when it
+    is not claimable (a worker holds it, it waits, or it has ended). Commits its own transaction.
+
+    The same compare-and-set move (`state.machine.transition`) and event as `claim_next`.
+    """
+    with Session(writer(engine)) as session:
+        now = db_now(session)
+        row = session.execute(select(Task.attempts).where(Task.id == task_id, claimable_condition(now))).first()
+        if row is None:
+            session.rollback()
+            return None
+        attempts = row[0]
+        expires = now + timedelta(seconds=lease_ttl)
+        try:
+            transition(session, task_id, TaskStatus.PENDING, TaskStatus.IN_PROGRESS, actor=owner,
+                       reason=f"claimed by the lead (attempt {attempts + 1})",
+                       values={"lease_owner": owner, "lease_expires_at": expires, "attempts": attempts + 1, "error": None},
+                       now=now)
+        except TransitionConflict:
+            session.rollback()
+            return None
+        session.commit()
+    return Claim(task_id, owner, expires, attempts + 1)

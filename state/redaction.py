@@ -110,6 +110,8 @@ _KNOWN_TOKENS = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(?P<head>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*+://[^\s/:@?#]*+:)(?P<secret>[^\s@/?#]++)(?P<at>@)")
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?P<secret>(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,})")
+_AUTHORIZATION = re.compile(r"(?P<head>\bAuthorization\s*[:=]\s*[\"']?(?:Bearer|Basic|Token)\s+)(?P<secret>[^\s\"',;]+)", re.IGNORECASE)
+"""An HTTP `Authorization` header's credential: masked whatever it looks like (the header says what it is)."""
 _ASSIGNMENT = re.compile(
     r"""(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]++)(?P<q>["']?)(?P<sep>\s*+=\s*+|(?<=["'])\s*+:\s*+)"""
     r"""(?P<value>"[^"]*"|'[^']*'|\{\{secrets/[^}]*\}\}|[^\s;&,'"<>)}\]]++)"""
@@ -151,6 +153,7 @@ def redact_text(text: str) -> str:
         return text
     out = _KNOWN_TOKENS.sub(REDACTED, text)
     out = _URL_PASSWORD.sub(lambda m: m.group("head") + (m.group("secret") if m.group("secret") == REDACTED else REDACTED) + m.group("at"), out)
+    out = _AUTHORIZATION.sub(lambda m: m.group("head") + REDACTED, out)
     out = _BEARER.sub(lambda m: m.group("head") + REDACTED, out)
     return _mask_assignments(out)
 
@@ -173,7 +176,7 @@ def credential_kind(text: str) -> str | None:
         return "a JSON web token" if token.startswith("eyJ") else "an access token"
     if _URL_PASSWORD.search(text):
         return "a URL with a password"
-    if _BEARER.search(text):
+    if _BEARER.search(text) or _AUTHORIZATION.search(text):
         return "a bearer credential"
     found = next((m for m in _ASSIGNMENT.finditer(text) if _masked_value(m) is not None), None)
     if found:

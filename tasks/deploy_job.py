@@ -3,7 +3,8 @@
 Payload (see `lead/__init__.py`): `{"job_key", "deployment_key" ("<bundle>/<target>/<job_key>"),
 "settings" (a Jobs API `JobSettings` dict with `${resources.jobs.OTHER.id}` and
 `${workspace.current_user.*}` left literal), "field_lines", "source": {"path", "line"},
-"owner", "profile", "workspace_root"}`.
+"owner", "profile", "workspace_root", "artifacts" (optional: local files the settings' library
+paths name, `lead.artifacts.Artifact.as_payload`)}`.
 
 - validate: `tasks.job_validation` over the settings with references resolved
   (`tasks.job_refs`); every finding becomes a `Problem` with its requirements line and
@@ -17,6 +18,13 @@ Payload (see `lead/__init__.py`): `{"job_key", "deployment_key" ("<bundle>/<targ
   adopted once, with a note, and its tag rewritten. The fingerprint covers the job's id and
   settings as read (or their absence). `params` carry the full desired settings (tag
   included, references resolved) and, for UPDATE/NO_OP, the `job_id`.
+- artifacts: each local file of the payload's ``artifacts`` (built and hashed at submit) is
+  checked at validate (present on this machine, same sha256). Plan asks the workspace for its
+  upload path (``<workspace_root>/artifacts/<sha256[:16]>/<file>``, `workspace/get-status`);
+  a missing one becomes a CREATE action ``file <path>`` placed before the job's action, and
+  apply uploads it (`workspace/mkdirs`, then `workspace/import` with format AUTO, overwrite)
+  before creating or resetting the job. The path carries the hash, so an unchanged file is
+  neither uploaded again nor a change to the job (NO_OP); a rebuilt one is a new path (UPDATE).
 - apply: reads the job again (a change since plan raises `StalePlan`), then: CREATE looks
   the key up by name right before creating, adopts a job that has the desired settings (a
   create whose response was lost), records the new job id in the state database as soon as
@@ -35,6 +43,7 @@ Result: `{"job_id", "job_url": "<host>/jobs/<id>", "action": "CREATE"|"UPDATE"|"
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 from databricks.sdk.service import jobs
@@ -49,6 +58,12 @@ from tasks.job_validation import check_settings, check_workspace
 
 def _job_url(ctx: TaskContext, job_id: int) -> str:
     return f"{(ctx.workspace.config.host or '').rstrip('/')}/jobs/{job_id}"
+
+
+def _file_sha256(path: str) -> tuple[str, bytes]:
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha256(data).hexdigest(), data
 
 
 def _remote_state(job_id: int | None, settings: dict[str, Any] | None) -> dict[str, Any]:
@@ -123,8 +138,50 @@ class DeployJob:
         elif len(user_tags) >= 25:
             findings.append(("tags", "a job can have at most 25 tags and the pipeline adds its own "
                                      f"({OWNER_TAG}); remove at least one"))
+        findings += self._artifact_findings(ctx)
         if findings:
             raise ValidationFailed([self._problem(ctx, path, message) for path, message in findings])
+
+    @staticmethod
+    def _artifact_findings(ctx: TaskContext) -> list[tuple[str, str]]:
+        """(field, message) for every payload artifact missing here or changed since submit."""
+        out = []
+        for art in ctx.payload.get("artifacts") or []:
+            local = art.get("local_path") or ""
+            if not os.path.isfile(local):
+                out.append((art.get("field") or "", f"the artifact {local} (from {art.get('pattern')!r}, resolved at "
+                                                    "submit) is not on this machine; run the worker where the file is"))
+                continue
+            if os.path.getsize(local) != art.get("size") or _file_sha256(local)[0] != art.get("sha256"):
+                out.append((art.get("field") or "", f"the artifact {local} changed since it was submitted; submit the "
+                                                    "requirements file again"))
+        return out
+
+    @staticmethod
+    def _missing_artifacts(ctx: TaskContext) -> list[dict[str, Any]]:
+        """The payload artifacts whose upload path the workspace does not have (one `get-status` each)."""
+        from databricks.sdk import errors
+
+        missing = []
+        for art in ctx.payload.get("artifacts") or []:
+            try:
+                ctx.workspace.workspace.get_status(art["workspace_path"])
+            except errors.NotFound:
+                missing.append(art)
+        return missing
+
+    def _upload(self, ctx: TaskContext, art: dict[str, Any]) -> None:
+        """Upload one artifact to its workspace path; its bytes must still hash to the recorded sha256."""
+        from databricks.sdk.service import workspace
+
+        sha, data = _file_sha256(art["local_path"])
+        if sha != art["sha256"]:
+            raise ValidationFailed([self._problem(ctx, art.get("field") or "", f"the artifact {art['local_path']} "
+                                                  "changed since it was submitted; submit the requirements file again")])
+        path = art["workspace_path"]
+        ctx.workspace.workspace.mkdirs(path.rsplit("/", 1)[0])
+        ctx.workspace.workspace.upload(path, data, format=workspace.ImportFormat.AUTO, overwrite=True)
+        ctx.log(f"uploaded {art['file_name']} ({art['size']} bytes, sha256 {sha[:16]}) to {path}")
 
     # -- plan ---------------------------------------------------------------------------
     def _find(self, ctx: TaskContext, desired: dict[str, Any]) -> OwnedJobs:
@@ -147,6 +204,16 @@ class DeployJob:
         job_key = ctx.payload["job_key"]
         name = desired.get("name") or job_key
         params = {"settings": desired, "owner_key": key}
+        uploads = [
+            Action(
+                kind=ActionKind.CREATE,
+                target=f"file {art['workspace_path']}",
+                summary=f"upload {art['file_name']} ({art['size']} bytes, sha256 {art['sha256'][:16]}) from "
+                        f"{art['local_path']}",
+                params={"artifact": art},
+            )
+            for art in self._missing_artifacts(ctx)
+        ]
         if job_id is None:
             actions = [Action(
                 kind=ActionKind.CREATE,
@@ -187,7 +254,7 @@ class DeployJob:
                 citations=list(ctx.cite("jobs delete job_id"))[:3],
                 params={"job_id": extra, "owner_key": key},
             ))
-        return Plan(actions, fp, token)
+        return Plan(uploads + actions, fp, token)
 
     # -- apply --------------------------------------------------------------------------
     def _result(self, ctx: TaskContext, job_id: int, kind: ActionKind, deleted: list[int] | None = None) -> dict[str, Any]:
@@ -197,13 +264,16 @@ class DeployJob:
 
     def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
         """Execute `plan`'s actions; raise `StalePlan` if the deployment's job changed since plan."""
-        main = [a for a in plan.actions if a.kind is not ActionKind.DELETE]
+        uploads = [a for a in plan.actions if "artifact" in a.params]
+        main = [a for a in plan.actions if a.kind is not ActionKind.DELETE and "artifact" not in a.params]
         deletes = [a for a in plan.actions if a.kind is ActionKind.DELETE]
         if len(main) != 1:
             raise StalePlan(f"a deploy_job plan has exactly one CREATE, UPDATE or NO_OP action, this one has {len(main)}")
         action = main[0]
         desired = action.params["settings"]
         key = action.params.get("owner_key") or self.owner_key(ctx)
+        for upload in uploads:  # before the job names them
+            self._upload(ctx, upload.params["artifact"])
         if action.kind is ActionKind.CREATE:
             result = self._apply_create(ctx, plan, desired, key)
         else:

@@ -8,7 +8,8 @@ never write settings, so the documentation index is never loaded for them.
 - `start_run` (payload `{"job_id", "job_name", "job_ref", "params": {name: value}, "wait",
   "timeout_s"}`): validate reads the job (`jobs/get`) and checks every parameter against it
   (`run_parameters`); plan is one RUN action with this task's idempotency token
-  (`tasks.run_job.idempotency_token`); apply calls `jobs/run-now` with that token and the
+  (`tasks.run_job.idempotency_token`); apply reads the job again (a changed parameter
+  definition makes the plan stale), calls `jobs/run-now` with that token and the
   parameters under the field the job takes (`job_parameters`, `notebook_params`, ...), reads
   the run once (`jobs/runs/get`) and returns. With `wait` it then follows the run like
   `run_job` (`CheckAgain`) until a terminal state or `timeout_s`.
@@ -159,6 +160,9 @@ class StartRun:
 
     name = "start_run"
 
+    def __init__(self) -> None:
+        self._validated: dict[str, Any] | None = None  # the settings validate read, for plan (same claim)
+
     def _settings(self, ctx: TaskContext) -> dict[str, Any]:
         from tasks.job_ownership import read_settings
 
@@ -183,11 +187,14 @@ class StartRun:
         Raises:
             ValidationFailed: no such job, or an unknown parameter (the message lists the job's).
         """
-        self._grouped(ctx, self._settings(ctx))
+        settings = self._settings(ctx)
+        self._grouped(ctx, settings)
+        self._validated = settings
 
     def plan(self, ctx: TaskContext) -> Plan:
-        """One RUN action: the job id, the parameters by run-now field, this task's token."""
-        settings = self._settings(ctx)
+        """One RUN action: the job id, the parameters by run-now field, this task's token.
+        Uses the settings validate just read in this claim (one `jobs/get` fewer), else reads them."""
+        settings, self._validated = self._validated or self._settings(ctx), None
         grouped = self._grouped(ctx, settings)
         job_id = int(ctx.payload["job_id"])
         token = idempotency_token(ctx, job_id)

@@ -175,3 +175,12 @@ def test_commands_without_a_model_never_import_litellm(tmp_path):
             "print('litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_a_repaired_answer_is_served_to_the_same_request_next_time(llm_server, engine):
+    llm_server.script(['{"category": "flaky", "confidence": 0.9}', '{"category": "transient", "confidence": 0.9}'])
+    messages = [{"role": "user", "content": "classify this"}]
+    first = gateway(llm_server, engine).complete_json("remediation", messages, SCHEMA)
+    again = gateway(llm_server, engine).complete_json("remediation", messages, SCHEMA)
+    assert first == again == {"category": "transient", "confidence": 0.9}
+    assert len(llm_server.requests) == 2  # the re-run paid nothing

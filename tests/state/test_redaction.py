@@ -150,3 +150,14 @@ def test_worker_log_lines_are_masked():
     line = format_line({"task": "T-0001", "event": "note", "message": f"runs/get failed: invalid token {DAPI}; db postgres://u:pw@h/db"})
     assert DAPI not in line and ":pw@" not in line
     assert "task=T-0001" in line and "invalid token ***" in line and "postgres://u:***@h/db" in line
+
+
+def test_an_authorization_header_credential_is_masked_whatever_it_looks_like():
+    # Found by the MCP helper: an all-letter bearer token in a header slipped through (the
+    # general rule asks for a digit so prose like "Bearer tokens" stays readable).
+    from state.redaction import looks_like_credential, redact_text
+
+    assert redact_text("Authorization: Bearer abcdefghijklmnop") == "Authorization: Bearer ***"
+    assert "dXNlcjpwYXNz" not in redact_text('headers={"Authorization": "Basic dXNlcjpwYXNz"}')
+    assert looks_like_credential("authorization: token abcdefghijk")
+    assert redact_text("Bearer tokens are described in the docs") == "Bearer tokens are described in the docs"
