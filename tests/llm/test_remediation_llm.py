@@ -188,13 +188,13 @@ def e2e(tmp_path, monkeypatch):
         yield _e2e_module().E2E(tmp_path, f"sqlite:///{tmp_path / 'state.db'}", sb)
 
 
-def _remediate(e2e, message: str, remediation: str = "{enabled: true}"):
+def _remediate(e2e, message: str, remediation: str = "{enabled: true}", front_matter: str = ""):
     from e2e_helpers import notebook_job, requirement
     from state.models import Decision
 
     e2e.sb.load_scenario({"rules": [{"job": "Nightly ETL", "task": "step", "attempts": [1], "message": message}]})
     path = e2e.write("req.md", requirement(notebook_job("etl", "Nightly ETL"),
-                                           extra=f"run_after_deploy: [etl]\nremediation: {remediation}\n"))
+                                           extra=f"run_after_deploy: [etl]\nremediation: {remediation}\n{front_matter}"))
     code, _, err = e2e.lead("submit", str(path))
     assert code == 0, err
     e2e.run_worker()
@@ -303,3 +303,9 @@ def test_a_run_the_context_ignores_never_reaches_the_model(e2e, llm_env):
         (decision,) = session.exec(select(Decision)).all()
     assert decision.remediation == "IGNORE" and "superseded" in decision.reason
     assert decision.layer == "default" and llm_env.requests == []
+
+
+def test_llm_off_in_the_requirement_keeps_its_remediations_on_rules(e2e, llm_env):
+    (decision,), calls = _remediate(e2e, UNSURE, "{enabled: true}", front_matter="llm: off\n")
+    assert (decision.layer, decision.remediation) == ("default", "ESCALATE")
+    assert calls == [] and llm_env.requests == []
