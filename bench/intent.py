@@ -12,6 +12,10 @@ by k-fold: every question is scored with weights chosen on the other folds. Repo
   reference, not the claim);
 - ``keywords only`` (keyword weight 1, shipped ratio/floor) and ``neighbours only``;
 - ``seed keywords``: the seed project's intent table (``evaluate.seed_baseline``);
+- ``router + LLM``: the shipped router with the questions it is unsure about (confidence under
+  ``lead.ask.llm_route.LLM_BELOW``, or nothing fits) re-routed by the model, only when
+  ``JOB_AGENT_LLM_MODEL`` is set (otherwise skipped, and said so); the model's templates and
+  parameters pass the catalogue's binding or the router's answer stands;
 - with ``--minilm``: the same k-fold with MiniLM neighbours in place of TF-IDF (loads torch
   in the bench process only; the shipped router never does).
 
@@ -68,6 +72,34 @@ def _minilm_nearest():
     return nearest
 
 
+def _llm_column(rows, gold) -> None:
+    """The shipped router with the model re-routing its unsure questions (skipped without a model)."""
+    from lead.ask.llm_route import LLM_BELOW, needs_model, reroute
+    from llm.config import llm_settings
+    from llm.gateway import Gateway
+
+    settings = llm_settings()
+    if settings is None:
+        print(f"{'router + LLM':<26} skipped: no model configured (set JOB_AGENT_LLM_MODEL, and JOB_AGENT_LLM_API_BASE "
+              "for a local server)")
+        return
+    gateway = Gateway(settings)
+    routes = [route(r["question"]) for r in rows]
+    unsure = [i for i, r in enumerate(routes) if needs_model(r)]
+    t0 = time.perf_counter()
+    final = list(routes)
+    for i in unsure:
+        final[i] = reroute(routes[i], gateway)[0]
+    seconds = time.perf_counter() - t0
+    _table("router (shipped)", gold, [r.intents for r in routes])
+    _table("router + LLM", gold, [r.intents for r in final])
+    taken = sum(final[i].routed_by == "llm" for i in unsure)
+    right = lambda rs: sum(set(rs[i].intents) == set(gold[i]) for i in unsure)  # noqa: E731
+    print(f"  model {settings.model}: {len(unsure)} question(s) under {LLM_BELOW}, model route taken on {taken}; "
+          f"exact on them {right(final)}/{len(unsure)} with the model, {right(routes)}/{len(unsure)} by the router; "
+          f"{seconds:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=5)
@@ -110,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         _table("k-fold MiniLM neighbours", gold, cross_validate(rows, args.folds, 0, mpred)[0])
         print(f"{'  MiniLM mean of seeds':<26} {statistics.mean(maccs):>6.3f}   (model load + embedding {t_model:.1f}s)")
         _table("MiniLM neighbours only", gold, [mpred.predict(i, Weights(kw=0.0, ratio=DEFAULT_WEIGHTS.ratio, floor=DEFAULT_WEIGHTS.floor, k=DEFAULT_WEIGHTS.k)) for i in range(len(rows))])
+    _llm_column(rows, gold)
     print("goal: exact-set >= 0.90 (k-fold)")
     print(f"fold weights (kw, ratio, floor, k, kw_scale): "
           + "; ".join(sorted({f'{w.kw},{w.ratio},{w.floor},{w.k},{w.kw_scale}' for w in chosen_all})))

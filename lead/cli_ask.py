@@ -4,15 +4,23 @@ The router (:mod:`lead.ask.router`) picks the domains (cost, security, performan
 reliability, quality, mlops), a catalogue template per domain and its parameters. With
 ``--dry-run`` nothing is enqueued: one result per question is printed, with ``--json`` one
 JSON line ``{"question", "intents", "templates": [{"name", "parameters"}], "confidence"}``
-each.
+each (plus ``"routed_by": "llm"`` when the model routed it). Waiting for the answer, ``--json``
+prints ``{"question", "intents", "confidence", "requirement", "answer", "path"}`` (plus
+``"routed_by"`` likewise, and ``"summary": {"status", "text", "reason"}`` when a model is
+configured: ``kept``, or ``dropped`` with the numbers it invented).
 
 A single question that nothing fits exits 1 with suggestions. With ``--questions`` every
 line is answered (a question nothing fits has empty ``intents`` and ``templates``) and the
 exit is 0. Without ``--dry-run`` the questions would be enqueued as monitor_query tasks
 (:func:`enqueue`, not yet available).
 
+A question the router is unsure about (confidence under ``lead.ask.llm_route.LLM_BELOW``, or
+nothing fits) goes to the model when one is configured (``JOB_AGENT_LLM_MODEL``); its templates
+and parameters are validated by the catalogue's binding, and the router's answer stands when
+they fail. Without a model this says once, on stderr, that the LLM is off.
+
 Import cost: only the standard library and the router's keyword and example tables; never
-torch or sentence-transformers.
+torch or sentence-transformers; litellm only when a question goes to the model.
 """
 
 from __future__ import annotations
@@ -68,7 +76,8 @@ def enqueue(routes: list[Any], *, db: str | None = None) -> list[dict[str, Any]]
 def _text(route: Any) -> str:
     if not route.intents:
         return f"? {route.question}\n  nothing fits; try: " + "; ".join(route.suggestions[:3])
-    lines = [f"{route.question}", f"  intents: {', '.join(route.intents)}  (confidence {route.confidence:.2f})"]
+    by = ", routed by the model" if route.routed_by == "llm" else ""
+    lines = [f"{route.question}", f"  intents: {', '.join(route.intents)}  (confidence {route.confidence:.2f}{by})"]
     for t in route.templates:
         params = ", ".join(f"{k}={v}" for k, v in t["parameters"].items()) or "defaults"
         lines.append(f"  template: {t['name']}({params})")
@@ -93,7 +102,7 @@ def ask(
 
     from lead.ask.router import route
 
-    routes = [route(q) for q in items]
+    routes = _with_model([route(q) for q in items], db, account=not dry_run)
     if not dry_run:
         _answer(routes, wait=wait, as_json=as_json, db=db)
         return
@@ -103,6 +112,30 @@ def ask(
         if as_json:
             typer.echo(json.dumps({"suggestions": routes[0].suggestions}, ensure_ascii=False), err=True)
         raise UserError("nothing fits that question; try one of: " + " | ".join(routes[0].suggestions[:3]))
+
+
+def _with_model(routes: list[Any], db: str | None, *, account: bool) -> list[Any]:
+    """Routes the router is unsure about, re-routed by the model when one is configured
+    (`lead.ask.llm_route`); the gateway (and the "LLM is off" note) only when one is unsure.
+    With `account` the calls are accounted (and cached) in the state database `db`; a dry run
+    touches no database."""
+    from lead.ask.llm_route import needs_model, reroute
+
+    if not any(needs_model(r) for r in routes):
+        return routes
+    from llm.config import LlmConfigError
+    from llm.gateway import get_gateway
+
+    engine = None
+    if account:
+        from lead.cli_runner import open_engine
+
+        engine = open_engine(db)
+    try:
+        gateway = get_gateway(engine)
+    except LlmConfigError as error:
+        raise UserError(str(error)) from None
+    return [reroute(r, gateway)[0] for r in routes]
 
 
 def _answer(routes: list[Any], *, wait: float, as_json: bool, db: str | None) -> None:
@@ -129,8 +162,12 @@ def _answer(routes: list[Any], *, wait: float, as_json: bool, db: str | None) ->
             raise UserError(f"{e['requirement']}: no answer to {r.question!r}: {why}")
         result = answer.result or {}
         if as_json:
-            typer.echo(json.dumps({"question": r.question, "intents": list(r.intents), "confidence": r.confidence,
-                                   "requirement": e["requirement"], "answer": result.get("answer"), "path": result.get("path")},
-                                  ensure_ascii=False))
+            data = {"question": r.question, "intents": list(r.intents), "confidence": r.confidence,
+                    "requirement": e["requirement"], "answer": result.get("answer"), "path": result.get("path")}
+            if r.routed_by != "router":
+                data["routed_by"] = r.routed_by
+            if (result.get("summary") or {}).get("status", "off") != "off":
+                data["summary"] = result["summary"]  # {"status": kept|dropped|unavailable, "text", "reason"}
+            typer.echo(json.dumps(data, ensure_ascii=False))
         else:
             typer.echo(result.get("answer") or "")

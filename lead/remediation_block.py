@@ -7,10 +7,11 @@
       policy: {timeout: RETRY, code_bug: ESCALATE}   # category -> remediation overrides
       critical: [data_quality_schema]                # categories always escalated
       watch: {every: 5m, scope: owned}               # also watch for failed runs (recurring)
+      llm_below: 0.6                # ask the model (when configured) only under this rule confidence
 
 `check_remediation(value)` returns the block normalised (`{"enabled", "escalate_to",
 "budget": {"per_run", "per_job_per_day"}, "policy", "critical", "watch": {"every_seconds",
-"scope"} | None}`) or raises `FieldProblem` at the offending field. `parse_duration("5m")`
+"scope"} | None, "llm_below": 0..1}`) or raises `FieldProblem` at the offending field. `parse_duration("5m")`
 reads the durations used here and by `lead watch --every`.
 """
 
@@ -28,7 +29,9 @@ CATEGORIES = (
 """The failure categories (as labelled in the shared failure set)."""
 REMEDIATIONS = ("RETRY", "RETRY_WITH_NEW_PARAMS", "NOTIFY_OWNER", "ESCALATE", "IGNORE")
 DEFAULT_BUDGET = {"per_run": 2, "per_job_per_day": 5}
-KEYS = ("enabled", "escalate_to", "budget", "policy", "critical", "watch")
+KEYS = ("enabled", "escalate_to", "budget", "policy", "critical", "watch", "llm_below")
+DEFAULT_LLM_BELOW = 0.6
+"""As `tasks.remediation.llm_fallback.LLM_BELOW` (lead does not import tasks)."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -70,7 +73,7 @@ def check_remediation(value: Any) -> dict[str, Any]:
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        raise FieldProblem(where, "must be a mapping (enabled, escalate_to, budget, policy, critical, watch)")
+        raise FieldProblem(where, "must be a mapping (enabled, escalate_to, budget, policy, critical, watch, llm_below)")
     for key in value:
         if key not in KEYS:
             raise FieldProblem(where + (key,), f"unknown field '{key}' (remediation fields: {', '.join(KEYS)})")
@@ -114,13 +117,17 @@ def check_remediation(value: Any) -> dict[str, Any]:
         except ValueError as error:
             raise FieldProblem(where + ("watch", "scope"), str(error)) from None
         watch = {"every_seconds": every, "scope": scope}
+    llm_below = value.get("llm_below", DEFAULT_LLM_BELOW)
+    if isinstance(llm_below, bool) or not isinstance(llm_below, (int, float)) or not 0 <= llm_below <= 1:
+        raise FieldProblem(where + ("llm_below",), f"must be a number from 0 to 1 (a rule confidence), not {llm_below!r}")
     return {"enabled": enabled, "escalate_to": escalate_to, "budget": budget, "policy": dict(policy),
-            "critical": list(critical), "watch": watch}
+            "critical": list(critical), "watch": watch, "llm_below": float(llm_below)}
 
 
 def with_remediation(specs: list[Any], front_matter: dict[str, Any], owner: str | None) -> list[Any]:
     """The task specs (`state.submissions.NewTask`) of a file with its `remediation:` block
-    wired in: each `run_job` payload carries the block (so a failed run enqueues its
+    wired in (plus the file's `llm:` value under `"llm"`, so its remediations use, or do not
+    use, the model it names): each `run_job` payload carries the block (so a failed run enqueues its
     `remediate_run` at once when `enabled`), and `watch:` adds a recurring `watch_runs` task.
 
     Raises:
@@ -133,6 +140,8 @@ def with_remediation(specs: list[Any], front_matter: dict[str, Any], owner: str 
     from state.submissions import NewTask
 
     config = check_remediation(front_matter["remediation"])
+    if "llm" in front_matter:  # the requirement's model choice (or `llm: off`) travels with the block
+        config = {**config, "llm": front_matter["llm"]}
     out = []
     for spec in specs:
         if spec.type == "run_job":

@@ -6,11 +6,14 @@ Payload: `{"question", "intents": [domains], "queries": [{"spec_key", "template"
 
 - validate: the payload names the question and its queries.
 - plan: one QUERY action ("compose the answer from N results").
-- apply: writes `answer.md` (under `ctx.settings["report_dir"]/<task ref>/`): the question, one
+- apply: writes `answer.md` (under `ctx.settings["report_dir"]/<task ref>/`): the question, when
+  a model is configured a 2-3 sentence summary whose every number is in the query results
+  (`tasks.answer_summary`; dropped otherwise, the tables stand alone), one
   section per domain with each query's one-line purpose, its key figures in sentences (row
   count, totals, the first row) and a table of its first rows; with several domains, a closing
   section relating them (the figures side by side, e.g. the cost of the failed runs in the same
-  window). Result: `{"question", "answer": markdown, "path"}`.
+  window). Result: `{"question", "answer": markdown, "path", "summary": {"status": kept|dropped|
+  unavailable|off, "text", "reason"}}`.
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ class Answer:
                           _sentence(template, result), ""]
                 if result.get("columns"):
                     lines += [markdown_table(result["columns"], result.get("rows") or [], limit=TABLE_ROWS), ""]
+        summary = self._summary(ctx, question, [pair for items in by_domain.values() for pair in items])
+        if summary.status == "kept":
+            lines[2:2] = [f"{summary.text}", "", "_Summary written by a model; every number in it is in the results below._", ""]
         if len(by_domain) > 1:
             lines += ["## Together", ""]
             for domain, items in by_domain.items():
@@ -88,4 +94,18 @@ class Answer:
 
         text = redact_text(text)
         write_atomic(path, text)
-        return {"question": question, "answer": text, "path": str(path)}
+        return {"question": question, "answer": text, "path": str(path), "summary": summary.as_dict()}
+
+    @staticmethod
+    def _summary(ctx: TaskContext, question: str, sections: list[tuple[Any, dict]]) -> Any:
+        """The model's checked summary (`tasks.answer_summary`); status `off` without a model."""
+        from tasks.answer_summary import Summary, summarise
+
+        if not any(result.get("columns") for _, result in sections):
+            return Summary("dropped", None, "no query results to summarise")
+        from tasks.llm_access import task_gateway
+
+        summary = summarise(task_gateway(ctx), question, sections, task_id=ctx.task_id)
+        if summary.status not in ("kept", "off"):
+            ctx.log(f"answer summary {summary.status}: {summary.reason}")
+        return summary

@@ -50,6 +50,7 @@ import re
 import smtplib
 import socket
 import ssl
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -376,12 +377,15 @@ def format_failure_email(
     decision: str,
     why: str,
     tried: Sequence[str],
+    explanation: str | None = None,
 ) -> tuple[str, str]:
     """(subject, body) of a failed-run notification; everything passes through `redact_text`.
 
     Subject: `[<priority>] <job name>: <decision>` on one line. Body: the run link, the failure
-    category, the error excerpt (masked, indented), the decision and why, and what was
-    already tried (a bulleted list, or "nothing yet").
+    category, the error excerpt (masked, indented), the decision and why, an optional
+    explanation paragraph (model-written, `tasks.remediation.email_explanation`; marked as such,
+    after the facts, which always come from the run), and what was already tried (a bulleted
+    list, or "nothing yet").
     """
     subject = _one_line(redact_text(f"[{priority}] {job_name}: {decision}"))
     excerpt_lines = [f"    {line}" for line in redact_text(excerpt or "").strip("\n").splitlines()] or ["    (no error text)"]
@@ -399,6 +403,8 @@ def format_failure_email(
         f"Decision:  {redact_text(decision)}",
         f"Why:       {redact_text(why)}",
         "",
+        *(["In plain words (written by a model from the facts above; check them, not this):",
+           *textwrap.wrap(_one_line(redact_text(explanation)), 78), ""] if explanation and explanation.strip() else []),
         "Already tried:",
         *tried_lines,
         "",

@@ -2,7 +2,8 @@
 
 Payload: `{"run_id": int, "job_id"?, "job_name"?, "source": "watch_runs"|"webhook"|"manual"|
 "run_job", "repair_count"?: int, "remediation"?: {the front matter block, see
-`lead.remediation_block`}, "owner"?: e-mail}`.
+`lead.remediation_block`; with the requirement's `llm:` value under "llm" when it has one},
+"owner"?: e-mail}`.
 
 - validate: `run_id` is an integer; the remediation block (if any) is well formed.
 - plan reads what a person would read: the run with its repair history (`runs/get`,
@@ -10,13 +11,15 @@ Payload: `{"run_id": int, "job_id"?, "job_name"?, "source": "watch_runs"|"webhoo
   the termination details and state message, and the job (`jobs/get`: the cluster spec the
   tasks ran on, owner addresses). A run not ended yet is checked again later. The failure is
   classified (`tasks.remediation.classify`, with people's corrections as extra labelled
-  examples), then the decision is made in context (`decide`): a succeeded, user-cancelled or
+  examples; under the block's `llm_below` confidence a configured model decides, its answer
+  validated like a person's, `tasks.remediation.llm_fallback`, decision layer `llm`), then the decision is made in context (`decide`): a succeeded, user-cancelled or
   skipped run, or one superseded by a newer successful run of the job, is IGNOREd; the
   requirement's policy overrides by category; critical categories ESCALATE; a retry beyond
   the budget (default 2 per run, 5 per job per 24 h) ESCALATEs. The plan's actions: RETRY ->
   REPAIR; RETRY_WITH_NEW_PARAMS -> UPDATE of the job (a field diff limited to cluster size,
   node type and availability; `tasks.cluster_sizing`) then REPAIR; NOTIFY_OWNER / ESCALATE
-  -> NOTIFY (the e-mail, masked); IGNORE -> NO_OP. The decision itself rides in the first
+  -> NOTIFY (the e-mail, masked; a configured model may add a plain-words paragraph whose
+  numbers must come from the run, `tasks.remediation.email_explanation`); IGNORE -> NO_OP. The decision itself rides in the first
   action's params.
 - apply records the decision (`ctx.decisions`, keyed by workspace, run and repair count),
   then: re-reads the repair history and repairs only if no repair happened since the plan (a
@@ -103,6 +106,9 @@ class RemediateRun:
             for category, action in (config.get("policy") or {}).items():
                 if action not in REMEDIATIONS:
                     problems.append(Problem(f"remediation.policy.{category}", f"unknown remediation {action!r}"))
+            below = config.get("llm_below")
+            if below is not None and (isinstance(below, bool) or not isinstance(below, (int, float)) or not 0 <= below <= 1):
+                problems.append(Problem("remediation.llm_below", f"must be a number from 0 to 1, not {below!r}"))
         if problems:
             raise ValidationFailed(problems)
 
@@ -124,8 +130,11 @@ class RemediateRun:
         settings = job.settings.as_dict() if job and job.settings else {}
         job_name = settings.get("name") or ctx.payload.get("job_name") or run.run_name
         config = ctx.payload.get("remediation") or {}
-        diagnosis = self._classify(ctx, facts)
-        remediation, reason = self.decide(ctx, host, run, facts, diagnosis, config)
+        why_ignored = self.ignored(ctx, run, facts)
+        diagnosis, refined = self._classify(ctx, facts, config, use_model=why_ignored is None)
+        remediation, reason = self.decide(ctx, host, run, facts, diagnosis, config, ignored=why_ignored)
+        if refined is not None and refined.used:
+            reason += f"; the rules were unsure ({refined.rule.category} {refined.rule.confidence:.2f}, {refined.rule.layer})"
         decision = {
             "category": diagnosis.category, "remediation": remediation, "confidence": round(float(diagnosis.confidence), 4),
             "evidence": diagnosis.evidence, "layer": diagnosis.layer, "priority": diagnosis.priority, "reason": reason,
@@ -192,28 +201,53 @@ class RemediateRun:
                 "excerpt": excerpt, "digest": digest,
                 "failed_tasks": [t for t in (run.tasks or []) if t.state and enum_value(t.state.result_state) in FAILED_TASK_STATES]}
 
-    def _classify(self, ctx: TaskContext, facts: dict[str, Any]):
+    def _classify(self, ctx: TaskContext, facts: dict[str, Any], config: dict[str, Any], *, use_model: bool = True):
+        """`(diagnosis, refined)`: the classifier's diagnosis, or the model's validated one when
+        the rules are under the `llm_below` threshold and a model is configured
+        (`tasks.remediation.llm_fallback`); `refined` is None when the model was not needed
+        (or `use_model` is False: the context decides anyway)."""
         from tasks.remediation.classify import Classifier
+        from tasks.remediation.llm_fallback import LLM_BELOW, refine
 
         extra = ctx.decisions.corrections() if ctx.decisions is not None else []
         classifier = Classifier(extra_examples=extra)
-        return classifier.classify(facts["message"], facts["trace"], termination_code=facts["termination"]["code"],
-                                   termination_type=facts["termination"]["type"], result_state=facts["result_state"])
+        termination = {"termination_code": facts["termination"]["code"], "termination_type": facts["termination"]["type"],
+                       "result_state": facts["result_state"]}
+        diagnosis = classifier.classify(facts["message"], facts["trace"], **termination)
+        threshold = float(config.get("llm_below", LLM_BELOW))
+        if diagnosis.confidence >= threshold or not use_model:
+            return diagnosis, None
+        from tasks.llm_access import task_gateway
+
+        refined = refine(diagnosis, task_gateway(ctx, config.get("llm")), classifier, facts["message"], facts["trace"], **termination,
+                         threshold=threshold, task_id=ctx.task_id)
+        if refined.asked:
+            ctx.log(f"remediation: {refined.note}")
+        return refined.diagnosis, refined
 
     # -- the decision in context ------------------------------------------------------------
-    def decide(self, ctx: TaskContext, host: str, run: Any, facts: dict[str, Any], diagnosis: Any,
-               config: dict[str, Any]) -> tuple[str, str]:
-        """`(remediation, why)` from the diagnosis and the context (see the module docstring)."""
+    def ignored(self, ctx: TaskContext, run: Any, facts: dict[str, Any]) -> str | None:
+        """Why the run needs no remediation whatever its error says (it succeeded, a user
+        cancelled it, it was skipped, a newer run of the job succeeded), or None."""
         result, code = facts["result_state"], facts["termination"]["code"]
         if result in ("SUCCESS", "SUCCESS_WITH_FAILURES"):
-            return "IGNORE", f"the run ended {result}"
+            return f"the run ended {result}"
         if code == "USER_CANCELED" or (result == "CANCELED" and code in (None, "CANCELED")):
-            return "IGNORE", "the run was cancelled by a user"
+            return "the run was cancelled by a user"
         if code in ("SKIPPED", "MAX_CONCURRENT_RUNS_REACHED") or enum_value(run.state.life_cycle_state) == "SKIPPED":
-            return "IGNORE", "the run was skipped (concurrency limit)"
+            return "the run was skipped (concurrency limit)"
         newer = self._newer_success(ctx, run)
         if newer is not None:
-            return "IGNORE", f"superseded: run {newer} of the same job succeeded after it"
+            return f"superseded: run {newer} of the same job succeeded after it"
+        return None
+
+    def decide(self, ctx: TaskContext, host: str, run: Any, facts: dict[str, Any], diagnosis: Any,
+               config: dict[str, Any], *, ignored: Any = ...) -> tuple[str, str]:
+        """`(remediation, why)` from the diagnosis and the context (see the module docstring).
+        `ignored`: :meth:`ignored`'s answer when the caller already has it."""
+        why_ignored = self.ignored(ctx, run, facts) if ignored is ... else ignored
+        if why_ignored:
+            return "IGNORE", why_ignored
         remediation, why = diagnosis.remediation, f"{diagnosis.category} ({diagnosis.layer}, confidence {diagnosis.confidence:.2f})"
         policy = config.get("policy") or {}
         if diagnosis.category in policy:
@@ -295,13 +329,37 @@ class RemediateRun:
         tried = [f"{d}" for d in ctx.payload.get("tried") or []]
         if decision["repair_count"]:
             tried.append(f"{decision['repair_count']} repair(s) of this run")
+        explanation = self._explanation(ctx, run, decision, remediation, config)
         subject, body = format_failure_email(
             decision["priority"], decision["job_name"] or f"job {run.job_id}", run.run_page_url or "",
-            decision["category"], decision["message"], remediation, decision["reason"], tried,
+            decision["category"], decision["message"], remediation, decision["reason"], tried, explanation,
         )
         return Action(kind=ActionKind.NOTIFY, target=", ".join(to) or "nobody",
                       summary=f"e-mail {', '.join(to) or '(no recipient known)'}: {subject}",
                       params={"to": to, "subject": subject, "body": body})
+
+    @staticmethod
+    def _explanation(ctx: TaskContext, run: Any, decision: dict[str, Any], remediation: str,
+                     config: dict[str, Any]) -> str | None:
+        """The model's plain-words paragraph for the e-mail, or None (LLM off or it failed:
+        the rule text stands). The model sees only facts read from the run and the decision."""
+        from tasks.llm_access import task_gateway
+        from tasks.remediation.email_explanation import explain
+
+        gateway = task_gateway(ctx, config.get("llm"))
+        if gateway is None:
+            return None
+        facts = {
+            "job_name": decision["job_name"], "job_id": run.job_id, "run_id": run.run_id,
+            "life_cycle_state": enum_value(run.state.life_cycle_state) if run.state else None,
+            "result_state": enum_value(run.state.result_state) if run.state else None,
+            "started": _iso(run.start_time), "ended": _iso(run.end_time),
+            "category": decision["category"], "decision": remediation, "reason": decision["reason"],
+            "repairs_so_far": decision["repair_count"], "error_excerpt": decision["message"][:1500],
+        }
+        paragraph, note = explain(gateway, facts, task_id=ctx.task_id)
+        ctx.log(f"e-mail: {note}")
+        return paragraph
 
     # -- apply ---------------------------------------------------------------------------
     def apply(self, ctx: TaskContext, plan: Plan) -> dict[str, Any]:
@@ -409,6 +467,15 @@ class RemediateRun:
                 remediation=ctx.payload.get("remediation"), owner=ctx.payload.get("owner")))
             ctx.log(f"repair of run {run_id} failed again: the next remediation is enqueued")
         return result
+
+
+def _iso(millis: int | None) -> str | None:
+    """An epoch-milliseconds time of the Jobs API (`start_time`, `end_time`) as UTC ISO 8601."""
+    if not millis:
+        return None
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _copy(value: Any) -> Any:

@@ -68,12 +68,18 @@ class Route:
     suggestions: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, list[str]] = field(default_factory=dict)
+    routed_by: str = "router"
+    """``router``, or ``llm`` when :mod:`lead.ask.llm_route` replaced an unsure route."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON contract of ``lead ask --dry-run --json``:
-        ``{"question", "intents", "templates", "confidence"}``."""
-        return {"question": self.question, "intents": self.intents, "templates": self.templates,
+        ``{"question", "intents", "templates", "confidence"}``, plus ``"routed_by": "llm"``
+        when the model routed the question."""
+        data = {"question": self.question, "intents": self.intents, "templates": self.templates,
                 "confidence": self.confidence}
+        if self.routed_by != "router":
+            data["routed_by"] = self.routed_by
+        return data
 
 
 # --------------------------------------------------------------------------- keywords

@@ -60,7 +60,7 @@ CATEGORIES: tuple[str, ...] = (
     "platform_internal",
 )
 REMEDIATIONS: tuple[str, ...] = ("RETRY", "RETRY_WITH_NEW_PARAMS", "NOTIFY_OWNER", "ESCALATE", "IGNORE")
-LAYERS: tuple[str, ...] = ("termination", "signature", "neighbours", "default")
+LAYERS: tuple[str, ...] = ("termination", "signature", "neighbours", "default", "llm")
 NEW_PARAMS: tuple[str, ...] = ("bigger_node", "more_workers", "driver_memory", "on_demand")
 
 SURE_SCORE = 0.85
@@ -102,7 +102,8 @@ class Diagnosis:
     ``category``: one of :data:`CATEGORIES`. ``remediation``: one of :data:`REMEDIATIONS`.
     ``confidence``: 0..1 in the category. ``evidence``: the input line that decided it (for the
     neighbours layer followed by ``~ nearest: <example>``; for a termination field,
-    ``termination_code=X``). ``layer``: one of :data:`LAYERS`. ``priority``: ``critical`` |
+    ``termination_code=X``). ``layer``: one of :data:`LAYERS` (``llm`` only from
+    :mod:`tasks.remediation.llm_fallback`, never from :meth:`Classifier.classify`). ``priority``: ``critical`` |
     ``high`` | ``medium``. ``new_params``: for RETRY_WITH_NEW_PARAMS one of :data:`NEW_PARAMS`,
     else None.
     """
@@ -111,7 +112,7 @@ class Diagnosis:
     remediation: str
     confidence: float
     evidence: str
-    layer: Literal["termination", "signature", "neighbours", "default"]
+    layer: Literal["termination", "signature", "neighbours", "default", "llm"]
     priority: str
     new_params: str | None = None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from tasks.remediation.classify import CATEGORIES, Classifier, Diagnosis
 
@@ -33,16 +33,25 @@ def _classify(clf: Classifier, row: dict[str, Any]) -> Diagnosis:
     )
 
 
-def cross_validate(rows: list[dict[str, Any]], folds: int = 5, seed: int = 0, use_neighbours: bool = True) -> list[Diagnosis]:
+Refine = Callable[[Classifier, int, dict[str, Any], Diagnosis], Diagnosis]
+"""``refine(classifier, row index, row, diagnosis) -> diagnosis``: a later layer (the model)
+given the fold's classifier, e.g. ``tasks.remediation.llm_fallback.refine``."""
+
+
+def cross_validate(rows: list[dict[str, Any]], folds: int = 5, seed: int = 0, use_neighbours: bool = True,
+                   refine: Refine | None = None) -> list[Diagnosis]:
     """One Diagnosis per row, in row order, each from a classifier that never saw that row.
 
     With ``use_neighbours=False`` the rows are classified by the rules alone (no folds needed:
     nothing is learnt from the rows). Folds are stratified by category; a category with fewer
-    rows than ``folds`` is spread as far as it goes.
+    rows than ``folds`` is spread as far as it goes. ``refine``, when given, is applied to each
+    diagnosis with the classifier of its fold (so the model's examples come from the other
+    folds only), and its result is returned instead.
     """
+    refine = refine or (lambda clf, i, row, d: d)
     if not use_neighbours:
         clf = Classifier(use_neighbours=False)
-        return [_classify(clf, r) for r in rows]
+        return [refine(clf, i, r, _classify(clf, r)) for i, r in enumerate(rows)]
     import warnings
 
     from sklearn.model_selection import StratifiedKFold
@@ -56,7 +65,7 @@ def cross_validate(rows: list[dict[str, Any]], folds: int = 5, seed: int = 0, us
         extra = [{"message": rows[i]["message"], "category": rows[i]["category"], "remediation": rows[i]["remediation"]} for i in train]
         clf = Classifier(extra_examples=extra)
         for i in test:
-            out[i] = _classify(clf, rows[i])
+            out[i] = refine(clf, int(i), rows[i], _classify(clf, rows[i]))
     return out  # type: ignore[return-value]
 
 
