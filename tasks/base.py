@@ -237,6 +237,9 @@ class TaskContext:
             key names in a workspace, written as soon as a job is created.
         decisions: the remediation decision log (`DecisionRecords`).
         follow_ups: tasks `follow_up` collected during this claim.
+        engine: the worker's state database engine, for the LLM gateway's cache and
+            accounting (`tasks.llm_access.task_gateway`); None in bare contexts. Task types
+            never write task state through it.
         save_checkpoint: store a checkpoint now, while the lease is held (raises `LeaseLost` /
             `RevisionSuperseded`): a worker that dies after it resumes the same phase with
             `ctx.checkpoint` set instead of starting over (e.g. before a call that must not be
@@ -263,6 +266,7 @@ class TaskContext:
     decisions: "DecisionRecords | None" = None
     follow_ups: list[FollowUp] = field(default_factory=list)
     save_checkpoint: Callable[[dict[str, Any]], None] = lambda data: None
+    engine: Any = None
     _workspace: Any = field(default=None, repr=False)
 
     def follow_up(self, task: FollowUp) -> None:

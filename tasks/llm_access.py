@@ -15,12 +15,8 @@ from typing import Any
 
 
 def _engine(ctx: Any) -> Any:
-    """The worker's state engine, as the context's records carry it (None in bare contexts)."""
-    for records in (getattr(ctx, "decisions", None), getattr(ctx, "deployments", None)):
-        engine = getattr(records, "engine", None)
-        if engine is not None:
-            return engine
-    return None
+    """The worker's state engine (`TaskContext.engine`; None in bare contexts)."""
+    return getattr(ctx, "engine", None)
 
 
 def task_gateway(ctx: Any, front_matter_llm: Any = None) -> Any:

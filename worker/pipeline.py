@@ -232,6 +232,7 @@ class TaskRunner:
             settings=self._task_settings(),
             deployments=StateDeploymentRecords(self.engine, self.db, claim.task_id),
             decisions=StateDecisionRecords(self.engine, self.db, claim.task_id),
+            engine=self.engine,
             save_checkpoint=lambda data: self._held("save checkpoint", lambda session: update_held(
                 session, claim.task_id, lease_owner=owner, values={"checkpoint": data})),
         )
