@@ -9,7 +9,9 @@ Each is a task of the pipeline (`start_run`, `run_status`, `cancel_run`) in the 
 (`lead.run_control`), so it has events, a plan and a progress page. The workspace options are
 the worker's: `--sandbox` (the local emulator, state in `.job-agent/sandbox.json`, the file a
 `worker --sandbox` deploys into), `--sandbox-state FILE`, or `--profile NAME` / the SDK's
-unified auth.
+unified auth. Each command is also recorded in the audit table (`lead audit`) under the MCP
+tool name that does the same work (`start_job_run`, `get_run_status`, `cancel_run`), client
+`lead-cli`.
 
 Exit codes: 0 done; 1 user error (unknown job or run, ambiguous name, bad --param, no usable
 workspace); 2 the task failed (or an internal error); 3 `lead run` waited and the run ended
@@ -23,6 +25,7 @@ import gc
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -105,26 +108,49 @@ def _quiet(verbose: bool):
         raise
 
 
-def _call(fn, *args, verbose: bool, **kwargs):
-    """Run one `lead.run_control` call; map its errors to our exit codes."""
+AUDIT_CLIENT = "lead-cli"
+"""The `client` of the audit entries these commands write (MCP clients give their own name)."""
+
+
+def _audit(engine, tool: str, arguments: dict, status: str, error: str | None, started: float) -> None:
+    """Record the command in the audit table under the MCP tool name that does the same work."""
+    from sqlmodel import Session
+
+    from state.audit import record_call
+    from state.engine import writer
+
+    with Session(writer(engine)) as session:
+        record_call(session, tool=tool, arguments=arguments, status=status, error=error, client=AUDIT_CLIENT,
+                    duration_ms=int((time.monotonic() - started) * 1000))
+        session.commit()
+
+
+def _call(fn, tool: str, arguments: dict, engine, *args, verbose: bool, **kwargs):
+    """Run one `lead.run_control` call, audited as `tool`; map its errors to our exit codes."""
     from lead.run_control import RunControlError, RunControlTaskFailed
 
+    started = time.monotonic()
     try:
         with _quiet(verbose):
-            return fn(*args, **kwargs)
+            info = fn(engine, *args, **kwargs)
     except RunControlError as error:
+        _audit(engine, tool, arguments, "error", str(error), started)
         raise UserError(str(error)) from None
     except RunControlTaskFailed as error:
         from state.redaction import redact_text
 
+        _audit(engine, tool, arguments, "error", str(error), started)
         typer.echo(f"lead: {redact_text(str(error))} (see `lead show {error.task_ref}`)", err=True)
         raise typer.Exit(EXIT_TASK_FAILED) from None
     except Exception as error:
         from databricks.sdk import errors
 
+        _audit(engine, tool, arguments, "error", f"{type(error).__name__}: {error}", started)
         if isinstance(error, (errors.Unauthenticated, errors.PermissionDenied)):
             raise UserError(f"the workspace refused: {type(error).__name__}: {error}") from None
         raise
+    _audit(engine, tool, arguments, "ok", None, started)
+    return info
 
 
 def _text(info, verb: str) -> str:
@@ -173,8 +199,8 @@ def run(
         raise UserError(str(error)) from None
     engine = open_engine(db)
     with _workspace(sandbox, sandbox_state, sandbox_clock_speed, profile) as provider:
-        info = _call(start_run, engine, provider, job, params, wait=not no_wait, progress_dir=progress_dir,
-                     timeout_s=timeout, verbose=verbose)
+        info = _call(start_run, "start_job_run", {"job": job, "params": params, "wait": not no_wait}, engine, provider,
+                     job, params, wait=not no_wait, progress_dir=progress_dir, timeout_s=timeout, verbose=verbose)
     _emit(as_json, info, "started" if no_wait else "ended")
     _done()
     if not no_wait and info.result_state != "SUCCESS":
@@ -198,7 +224,8 @@ def status(
 
     engine = open_engine(db)
     with _workspace(sandbox, sandbox_state, sandbox_clock_speed, profile) as provider:
-        info = _call(run_status, engine, provider, run_id, progress_dir=progress_dir, verbose=verbose)
+        info = _call(run_status, "get_run_status", {"run_id": run_id}, engine, provider, run_id,
+                     progress_dir=progress_dir, verbose=verbose)
     _emit(as_json, info, "is")
     _done()
 
@@ -222,7 +249,7 @@ def cancel(
 
     engine = open_engine(db)
     with _workspace(sandbox, sandbox_state, sandbox_clock_speed, profile) as provider:
-        info = _call(cancel_run, engine, provider, run_id, progress_dir=progress_dir, wait=not no_wait,
-                     timeout_s=timeout, verbose=verbose)
+        info = _call(cancel_run, "cancel_run", {"run_id": run_id, "wait": not no_wait}, engine, provider, run_id,
+                     progress_dir=progress_dir, wait=not no_wait, timeout_s=timeout, verbose=verbose)
     _emit(as_json, info, "cancel requested" if no_wait else "is")
     _done()

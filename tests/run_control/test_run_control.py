@@ -80,6 +80,14 @@ def test_run_no_wait_status_and_cancel_through_the_cli(deployed):
     assert again.json()["result_state"] == "CANCELED"
     assert _task(deployed, again.json()["task_ref"]).plan["actions"][0]["kind"] == "NO_OP"
 
+    # and every command is in the audit, under the MCP tool doing the same work
+    audit = deployed.lead("audit", "--json")
+    assert audit.code == 0, audit.err
+    calls = [(entry["tool"], entry["status"], entry["client"]) for entry in audit.json()]
+    assert calls == [("cancel_run", "ok", "lead-cli"), ("cancel_run", "ok", "lead-cli"),
+                     ("get_run_status", "ok", "lead-cli"), ("start_job_run", "ok", "lead-cli")]
+    assert audit.json()[-1]["arguments"]["wait"] is False and audit.json()[0]["arguments"]["run_id"] == run_id
+
 
 def test_text_output_names_the_run_state_and_task(deployed):
     started = deployed.lead("run", str(deployed.job_ids["rc-report"]), "--no-wait", *deployed.sandbox_args())
