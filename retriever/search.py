@@ -42,6 +42,8 @@ BM25_WEIGHT = 2.0
 """Weight of the BM25 ranking in the fusion (dense and identifier rankings weigh 1)."""
 HYBRID_CANDIDATES = 50
 """How many results of each ranking the fusion considers."""
+IDENT_WEIGHT = 1.0
+"""Weight of the identifier ranking (chunks whose heading ends with a name the query holds)."""
 
 BUILD_HINT = "build it with `uv run docs-index build` (add `--source DIR` for a documentation directory)"
 
@@ -167,12 +169,21 @@ class Retriever:
             return self._dense(query, k, where)
         if mode == "bm25":
             return self._bm25(query, k, where)
-        n = max(k, HYBRID_CANDIDATES)
-        rankings = [self._dense(query, n, where), self._bm25(query, n, where)]
-        exact = self._exact(query, n, where)
-        if exact:
-            rankings.append(exact)
-        return fuse(rankings, k, weights=[1.0, BM25_WEIGHT, 1.0])
+        return fuse(self.rankings(query, max(k, HYBRID_CANDIDATES), where), k,
+                    weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT])
+
+    def rankings(self, query: str, n: int, where: dict | None = None) -> list[list[DocHit]]:
+        """The three rankings hybrid search fuses, each at most ``n`` hits, best first:
+        ``[dense, bm25, identifier]`` (the identifier ranking is empty unless the query names
+        a field such as ``max_concurrent_runs``). For benchmarks that fuse with other
+        settings; raises like :meth:`search`."""
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be a non-empty string")
+        if where is not None:
+            validate_where(where)
+        self._load()
+        return [self._dense(query, n, where), self._bm25(query, n, where),
+                self._exact(query, n, where)]
 
     def _dense(self, query: str, n: int, where: dict | None) -> list[DocHit]:
         total = len(self._lexical)
