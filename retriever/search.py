@@ -6,10 +6,15 @@ Three ways to rank, all over the same chunks:
 - ``bm25``: BM25 over the lexical index (bm25s) with an identifier-aware tokenizer;
 - ``hybrid`` (the default, see :data:`DEFAULT_MODE`): reciprocal rank fusion of the two,
   ``score = sum(weight / (RRF_K + rank))`` over each list's top ``HYBRID_CANDIDATES`` (BM25
-  weighs ``BM25_WEIGHT``, the others 1), plus a third
-  ranking when the query names identifiers (``JobSettings.max_concurrent_runs``,
+  weighs ``BM25_WEIGHT``, dense 1), plus a third ranking (weight ``IDENT_WEIGHT``)
+  when the query names identifiers (``JobSettings.max_concurrent_runs``,
   ``retry_on_timeout``): the chunks whose heading ends with that name, those whose heading or
-  path also holds the qualifier (``JobSettings``) first.
+  path also holds the qualifier (``JobSettings``) first. :meth:`Retriever.rankings` returns
+  the three rankings before fusion.
+
+``RRF_K``, ``BM25_WEIGHT`` and ``HYBRID_CANDIDATES`` are chosen by bench/retrieval.py from a
+coarse grid on all its questions; the benchmark reports their cross-validated recall (chosen
+on training folds, scored on held-out ones).
 
 The model and the index are loaded lazily, the model once per process (shared by every
 Retriever). chromadb, sentence_transformers, torch and bm25s are imported only when a search
@@ -36,7 +41,7 @@ log = logging.getLogger(__name__)
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
 """The mode :meth:`Retriever.search` uses unless told otherwise (chosen with bench/retrieval.py)."""
-RRF_K = 20
+RRF_K = 10
 """The rank offset of reciprocal rank fusion."""
 BM25_WEIGHT = 2.0
 """Weight of the BM25 ranking in the fusion (dense and identifier rankings weigh 1)."""
