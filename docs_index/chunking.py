@@ -6,6 +6,8 @@ inside a section, *field entries* (bullets that start with a back-quoted name su
 ``- **`max_concurrent_runs`** ...`` or ``* `name` - ...``), each of which becomes its own
 section under the field's name. Sections longer than ``max_chars`` are split into windows on
 paragraph, then line, then word boundaries, consecutive windows sharing ``overlap`` characters.
+In reStructuredText, ``Usage:`` code examples move after the prose of their section
+(:func:`usage_last`), so a chunk starts with what a method does rather than with its example.
 
 Chunk ids are stable: a hash of (source, path, heading path, window number), so an edit of
 one section re-embeds that section only. The content hash covers the text that is embedded.
@@ -258,6 +260,45 @@ _RST_DIRECTIVE = re.compile(
 )
 
 
+_RST_USAGE = re.compile(r"^\s*Usage:\s*$")
+_RST_CODE = re.compile(r"^(\s*)\.\.\s+code-block::")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def usage_last(lines: list[str]) -> list[str]:
+    """Move ``Usage:`` examples (a ``Usage:`` line, then a ``.. code-block::`` directive and
+    its indented body) after the rest of a reStructuredText section body.
+
+    The SDK's API pages put a long example before each method's description; an embedding
+    model that reads only a chunk's first tokens would then see code instead of the words
+    that say what the method does. Other lines, other code blocks included, keep their order.
+    """
+    prose: list[str] = []
+    code: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        usage = bool(_RST_USAGE.match(line))
+        j = i + 1 if usage else i
+        while usage and j < len(lines) and not lines[j].strip():
+            j += 1
+        m = _RST_CODE.match(lines[j]) if usage and j < len(lines) else None
+        if not m:
+            prose.append(line)
+            i += 1
+            continue
+        base = _indent(lines[j])
+        k = j + 1
+        while k < len(lines) and (not lines[k].strip() or _indent(lines[k]) > base):
+            k += 1
+        code.extend(lines[i:k])
+        i = k
+    return prose + [""] + code if code else prose
+
+
 def parse_rst(text: str, fallback_title: str) -> tuple[str, list[Section]]:
     """Cut reStructuredText into sections by underlined titles and py class/method directives.
 
@@ -274,7 +315,7 @@ def parse_rst(text: str, fallback_title: str) -> tuple[str, list[Section]]:
 
     def flush() -> None:
         kept = [ln for ln in body if not re.match(r"^\s*:(members|undoc-members|value):", ln)]
-        joined = "\n".join(kept).strip()
+        joined = "\n".join(usage_last(kept)).strip()
         if joined:
             sections.append(Section(tuple(h for _, h in stack), joined))
         body.clear()

@@ -30,8 +30,11 @@ from docs_index.sources import SDK_SOURCE, parse_source
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCES = (SDK_SOURCE,)
-DEFAULT_CHUNKING = ChunkingConfig(max_chars=1500, overlap=200, pack=True)
-"""Chunking used unless told otherwise (chosen with bench/retrieval.py)."""
+DEFAULT_CHUNKING = ChunkingConfig(max_chars=800, overlap=100, pack=False)
+"""Chunking used unless told otherwise: one chunk per section and per field entry, long
+sections in windows of at most 800 characters, about what the model reads at
+:data:`DEFAULT_MAX_SEQ_LENGTH` tokens (packing several fields into one chunk hid all but the
+first from the embedding; see bench/retrieval.py)."""
 DEFAULT_MAX_SEQ_LENGTH = 128
 """Tokens of each chunk the embedding model reads (chosen with bench/retrieval.py)."""
 EMBED_BATCH = 64

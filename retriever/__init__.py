@@ -9,6 +9,7 @@ Contract (other packages code against these names)::
     r.available() -> bool                          # index built and loadable; never raises
     r.search(query: str, k: int = 5, where: dict | None = None) -> list[DocHit]
     r.cite(query: str, k: int = 3) -> list[Citation]   # [] (warned once) when no index
+    r.rankings(query: str, n: int, where=None) -> [dense, bm25, identifier]  # before fusion
 
 ``DocHit`` is a frozen dataclass: ``text``, ``source``, ``path``, ``title``, ``heading_path``
 (tuple of str), ``score`` (higher is better). ``Citation`` is a frozen dataclass: ``path``,

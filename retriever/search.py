@@ -6,10 +6,15 @@ Three ways to rank, all over the same chunks:
 - ``bm25``: BM25 over the lexical index (bm25s) with an identifier-aware tokenizer;
 - ``hybrid`` (the default, see :data:`DEFAULT_MODE`): reciprocal rank fusion of the two,
   ``score = sum(weight / (RRF_K + rank))`` over each list's top ``HYBRID_CANDIDATES`` (BM25
-  weighs ``BM25_WEIGHT``, the others 1), plus a third
-  ranking when the query names identifiers (``JobSettings.max_concurrent_runs``,
+  weighs ``BM25_WEIGHT``, dense 1), plus a third ranking (weight ``IDENT_WEIGHT``)
+  when the query names identifiers (``JobSettings.max_concurrent_runs``,
   ``retry_on_timeout``): the chunks whose heading ends with that name, those whose heading or
-  path also holds the qualifier (``JobSettings``) first.
+  path also holds the qualifier (``JobSettings``) first. :meth:`Retriever.rankings` returns
+  the three rankings before fusion.
+
+``RRF_K``, ``BM25_WEIGHT`` and ``HYBRID_CANDIDATES`` are chosen by bench/retrieval.py from a
+coarse grid on all its questions; the benchmark reports their cross-validated recall (chosen
+on training folds, scored on held-out ones).
 
 The model and the index are loaded lazily, the model once per process (shared by every
 Retriever). chromadb, sentence_transformers, torch and bm25s are imported only when a search
@@ -36,12 +41,14 @@ log = logging.getLogger(__name__)
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
 """The mode :meth:`Retriever.search` uses unless told otherwise (chosen with bench/retrieval.py)."""
-RRF_K = 20
+RRF_K = 10
 """The rank offset of reciprocal rank fusion."""
 BM25_WEIGHT = 2.0
 """Weight of the BM25 ranking in the fusion (dense and identifier rankings weigh 1)."""
 HYBRID_CANDIDATES = 50
 """How many results of each ranking the fusion considers."""
+IDENT_WEIGHT = 1.0
+"""Weight of the identifier ranking (chunks whose heading ends with a name the query holds)."""
 
 BUILD_HINT = "build it with `uv run docs-index build` (add `--source DIR` for a documentation directory)"
 
@@ -167,12 +174,21 @@ class Retriever:
             return self._dense(query, k, where)
         if mode == "bm25":
             return self._bm25(query, k, where)
-        n = max(k, HYBRID_CANDIDATES)
-        rankings = [self._dense(query, n, where), self._bm25(query, n, where)]
-        exact = self._exact(query, n, where)
-        if exact:
-            rankings.append(exact)
-        return fuse(rankings, k, weights=[1.0, BM25_WEIGHT, 1.0])
+        return fuse(self.rankings(query, max(k, HYBRID_CANDIDATES), where), k,
+                    weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT])
+
+    def rankings(self, query: str, n: int, where: dict | None = None) -> list[list[DocHit]]:
+        """The three rankings hybrid search fuses, each at most ``n`` hits, best first:
+        ``[dense, bm25, identifier]`` (the identifier ranking is empty unless the query names
+        a field such as ``max_concurrent_runs``). For benchmarks that fuse with other
+        settings; raises like :meth:`search`."""
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError("query must be a non-empty string")
+        if where is not None:
+            validate_where(where)
+        self._load()
+        return [self._dense(query, n, where), self._bm25(query, n, where),
+                self._exact(query, n, where)]
 
     def _dense(self, query: str, n: int, where: dict | None) -> list[DocHit]:
         total = len(self._lexical)

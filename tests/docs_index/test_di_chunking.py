@@ -9,7 +9,9 @@ from docs_index.chunking import (
     parse_rst,
     split_field_entries,
     split_text,
+    usage_last,
 )
+from docs_index.store import DEFAULT_CHUNKING
 
 
 CFG = ChunkingConfig(max_chars=400, overlap=60)
@@ -89,3 +91,74 @@ def test_packing_merges_small_units_and_keeps_their_headings():
     joined = "\n".join(c.text for c in packed)
     assert all(f"field_{i}" in joined or ("field_%d" % i,) in [c.heading_path for c in packed] for i in range(10))
     assert all(len(c.text) <= 200 for c in packed)
+
+
+RST_METHOD = """``w.clusters``: Clusters
+========================
+
+.. py:class:: ClustersExt
+
+    .. py:method:: pin(cluster_id: str)
+
+        Usage:
+
+        .. code-block::
+
+            from databricks.sdk import WorkspaceClient
+            w = WorkspaceClient()
+            w.clusters.pin(cluster_id=cid)
+
+        Pinning a cluster ensures that the cluster will always be returned by the ListClusters API.
+
+        :param cluster_id: str
+
+    .. py:method:: get(cluster_id: str)
+
+        Returns the cluster. A request such as
+
+        .. code-block::
+
+            GET /api/2.1/clusters/get
+
+        answers with its details.
+"""
+
+
+def test_rst_usage_examples_move_after_the_description():
+    _title, sections = parse_rst(RST_METHOD, "f")
+    pin = next(s for s in sections if s.heading_path[-1:] == ("pin",))
+    assert pin.body.startswith("Pinning a cluster ensures")
+    assert pin.body.index(":param cluster_id") < pin.body.index("Usage:") < pin.body.index("w.clusters.pin(")
+    # a code block that is not a Usage example stays where the prose refers to it
+    get = next(s for s in sections if s.heading_path[-1:] == ("get",))
+    assert get.body.index("such as") < get.body.index("GET /api") < get.body.index("answers with")
+
+
+def test_usage_last_keeps_every_line():
+    lines = RST_METHOD.split("\n")
+    moved = usage_last(lines)
+    assert sorted(ln for ln in moved if ln.strip()) == sorted(ln for ln in lines if ln.strip())
+
+
+DATACLASS_MD = """# `databricks.sdk.service.jobs` data classes and enums
+
+## Data class `JobSettings`
+
+Settings of a job.
+
+- **`max_concurrent_runs`** (`Optional[int]`): An optional maximum allowed number of concurrent runs of the job. This value cannot exceed 1000.
+- **`timeout_seconds`** (`Optional[int]`): An optional timeout applied to each run of this job. A value of ``0`` means no timeout.
+- **`queue`** (`Optional[QueueSettings]`): The queue settings of the job.
+"""
+
+
+def test_default_chunking_gives_each_field_entry_its_own_chunk():
+    chunks = chunk_document(DATACLASS_MD, source="s", rel_path="jobs.md", config=DEFAULT_CHUNKING)
+    by_field = {c.heading_path[-1]: c for c in chunks if len(c.heading_path) == 2}
+    assert set(by_field) == {"max_concurrent_runs", "timeout_seconds", "queue"}
+    runs = by_field["max_concurrent_runs"]
+    assert "cannot exceed 1000" in runs.text and "timeout" not in runs.text
+    # the embedded text starts with where the field lives, then the field itself
+    assert runs.embed_text.startswith(
+        "`databricks.sdk.service.jobs` data classes and enums > Data class `JobSettings` > max_concurrent_runs\n")
+    assert all(len(c.text) <= DEFAULT_CHUNKING.max_chars for c in chunks)

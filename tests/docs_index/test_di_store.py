@@ -59,7 +59,7 @@ def test_changed_chunking_or_sources_rebuild_consistently(docs_dir, tmp_path, em
     assert manifest["sources"] == [str(docs_dir)]
     assert manifest["model_id"].startswith("all-MiniLM-L6-v2@")
     # no sources named: the previous build's sources are reused
-    again = build_index(None, index, chunking=ChunkingConfig(max_chars=300, overlap=40))
+    again = build_index(None, index, chunking=ChunkingConfig(max_chars=300, overlap=40, pack=True))
     assert again.files == 4 and again.embedded > 0
     assert IndexLayout.at(index).read_manifest()["chunking"]["max_chars"] == 300
 

@@ -103,3 +103,22 @@ def test_half_built_index_is_not_available(tmp_path):
     assert r.available() is False and r.chunk_count() == 0
     with pytest.raises(IndexNotBuiltError):
         r.search("anything")
+
+
+def test_rankings_are_what_hybrid_fuses(built_index):
+    from retriever.search import BM25_WEIGHT, HYBRID_CANDIDATES, IDENT_WEIGHT, fuse
+
+    r = Retriever(built_index)
+    q = "What does JobSettings.max_concurrent_runs limit?"
+    dense, bm25, ident = r.rankings(q, HYBRID_CANDIDATES)
+    assert dense and bm25 and ident
+    assert [h.path for h in dense] == [h.path for h in r.search(q, k=len(dense), mode="dense")]
+    assert [h.path for h in bm25] == [h.path for h in r.search(q, k=len(bm25), mode="bm25")]
+    # the identifier ranking holds the chunks whose heading ends with the named field,
+    # the qualified one (JobSettings) first
+    assert ident[0].heading_path[-1] == "max_concurrent_runs" and "JobSettings" in ident[0].path
+    fused = fuse([dense, bm25, ident], 5, weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT])
+    assert [(h.path, h.text) for h in fused] == [(h.path, h.text) for h in r.search(q, k=5)]
+    assert r.rankings("plain words only", 3)[2] == []
+    with pytest.raises(ValueError):
+        r.rankings("  ", 3)
