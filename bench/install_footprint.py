@@ -70,6 +70,7 @@ class Footprint:
     download_torch_bytes: int = 0
     download_cuda_bytes: int = 0
     packages_installed: int = 0
+    """Distributions installed from the lock (the project itself not counted)."""
     packages_without_size: list[str] = field(default_factory=list)
     venv_bytes: int = 0
     torch_version: str = ""
@@ -116,7 +117,6 @@ def download_size(project: Path, fp: Footprint) -> None:
         raise FootprintError(f"{project}: no uv.lock")
     lock = tomllib.loads(lock_path.read_text())
     installed = _installed(project / ".venv")
-    fp.packages_installed = len(installed)
     for pkg in lock.get("package", []):
         name = _norm(pkg["name"])
         source = pkg.get("source", {})
@@ -128,6 +128,7 @@ def download_size(project: Path, fp: Footprint) -> None:
         version, tags = installed[name]
         if version != pkg["version"]:
             continue
+        fp.packages_installed += 1
         size = None
         for wheel in pkg.get("wheels", []):
             fname = wheel.get("filename") or wheel["url"].rsplit("/", 1)[-1]
