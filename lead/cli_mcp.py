@@ -80,7 +80,7 @@ def audit(
     tool: Annotated[Optional[str], typer.Option("--tool", help="Only calls of this tool.")] = None,
     db: DbOption = None,
 ) -> None:
-    """List the MCP tool calls recorded by `lead mcp`, newest first (arguments masked)."""
+    """List the tool calls recorded by `lead mcp` (and by `lead run`/`lead runs`), newest first (arguments masked)."""
     from sqlmodel import Session
 
     from state.audit import AUDIT_JSON_FIELDS, entry_as_json, list_entries
