@@ -84,9 +84,22 @@ class McpEnv:
         return code, out.getvalue(), err.getvalue()
 
     def audit(self) -> list[dict[str, Any]]:
+        """`lead audit --json` (the five contract keys), each entry joined with its stored
+        `error` (read from the table: the JSON contract does not carry it)."""
         code, out, err = self.lead("audit", "--json", "--limit", "1000")
         assert code == 0, err
-        return json.loads(out)
+        entries = json.loads(out)
+        from sqlmodel import Session
+
+        from state.audit import entry_as_json, list_entries
+        from state.engine import make_engine
+
+        engine = make_engine(self.db_url)
+        with Session(engine) as session:
+            stored = [entry_as_json(e) for e in list_entries(session, limit=1000)]
+        engine.dispose()
+        assert [(e["tool"], e["status"], e["at"]) for e in entries] == [(e["tool"], e["status"], e["at"]) for e in stored]
+        return [dict(entry, error=row["error"]) for entry, row in zip(entries, stored)]
 
     def counts(self) -> dict[str, int]:
         """Rows per pipeline table (everything a tool could change, but the audit)."""
