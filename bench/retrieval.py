@@ -14,6 +14,11 @@ Every hybrid figure is measured on questions that did not tune it:
   MRR) and the fold is scored with them. The table gives the mean over all folds and repeats
   (and the spread of the fold means). Dense and BM25 have no fitted settings.
 - **own questions**: settings chosen on the 101 shared questions only, scored on ours.
+- **head variants** (:data:`VARIANTS`): the same cross-validation with extra options chosen
+  jointly with the fusion settings: a cap on paths per source family and fact/field
+  de-duplication in the first 5 paths (:mod:`retriever.diversify`), and the file-name signal
+  (:mod:`retriever.names`); reported on the shared questions, on all, split into the shared
+  and own parts of that all-question CV, and on ours with the option chosen on the shared.
 - for reference only, the in-sample figure of the shipped defaults
   (:data:`retriever.search.RRF_K`, ...), which were chosen on all questions.
 
@@ -24,7 +29,8 @@ Latency: p50/p95 of ``Retriever.search(q, k=5)`` per mode after warm-up, measure
 (dense, BM25 and hybrid interleaved per question, so machine noise hits all modes alike) and
 the ratio hybrid/BM25.
 
-Usage: ``uv run python bench/retrieval.py [--index-dir DIR] [--folds 5] [--repeats 3] [--json]``
+Usage: ``uv run python bench/retrieval.py [--index-dir DIR] [--folds 5] [--repeats 3] [--json]
+[--misses]`` (about a minute on an existing index, 2 CPUs)
 (an existing index in ``--index-dir`` is updated incrementally: a re-run embeds nothing).
 """
 
