@@ -14,6 +14,11 @@ Every hybrid figure is measured on questions that did not tune it:
   MRR) and the fold is scored with them. The table gives the mean over all folds and repeats
   (and the spread of the fold means). Dense and BM25 have no fitted settings.
 - **own questions**: settings chosen on the 101 shared questions only, scored on ours.
+- **head variants** (:data:`VARIANTS`): the same cross-validation with extra options chosen
+  jointly with the fusion settings: a cap on paths per source family and fact/field
+  de-duplication in the first 5 paths (:mod:`retriever.diversify`), and the file-name signal
+  (:mod:`retriever.names`); reported on the shared questions, on all, split into the shared
+  and own parts of that all-question CV, and on ours with the option chosen on the shared.
 - for reference only, the in-sample figure of the shipped defaults
   (:data:`retriever.search.RRF_K`, ...), which were chosen on all questions.
 
@@ -24,7 +29,8 @@ Latency: p50/p95 of ``Retriever.search(q, k=5)`` per mode after warm-up, measure
 (dense, BM25 and hybrid interleaved per question, so machine noise hits all modes alike) and
 the ratio hybrid/BM25.
 
-Usage: ``uv run python bench/retrieval.py [--index-dir DIR] [--folds 5] [--repeats 3] [--json]``
+Usage: ``uv run python bench/retrieval.py [--index-dir DIR] [--folds 5] [--repeats 3] [--json]
+[--misses]`` (about a minute on an existing index, 2 CPUs)
 (an existing index in ``--index-dir`` is updated incrementally: a re-run embeds nothing).
 """
 
@@ -49,10 +55,12 @@ sys.path.insert(0, str(ROOT))
 from docs_index.chunking import ChunkingConfig  # noqa: E402
 from docs_index.store import DEFAULT_CHUNKING, DEFAULT_MAX_SEQ_LENGTH, build_index  # noqa: E402
 from retriever import MODES, Retriever  # noqa: E402
+from retriever.diversify import diversify  # noqa: E402
 from retriever.search import (  # noqa: E402
     BM25_WEIGHT,
     HYBRID_CANDIDATES,
     IDENT_WEIGHT,
+    NAME_WEIGHT,
     RRF_K,
     fuse,
 )
@@ -64,29 +72,66 @@ OWN_QUESTIONS = ROOT / "bench" / "retrieval_questions.jsonl"
 @dataclass(frozen=True)
 class Fusion:
     """One setting of hybrid fusion: RRF offset, weights of the BM25 and identifier rankings
-    (dense weighs 1) and how many hits of each ranking are fused."""
+    (dense weighs 1), how many hits of each ranking are fused and the weight of the file-name
+    signal (:mod:`retriever.names`)."""
 
     rrf_k: int
     bm25_weight: float
     ident_weight: float
     candidates: int
+    name_weight: float
 
-    def fuse(self, rankings, depth: int):
-        """Fused hits of ``[dense, bm25, identifier]`` rankings, best first, at most ``depth``."""
+    def fuse(self, rankings, depth: int, named=frozenset()):
+        """Fused hits of ``[dense, bm25, identifier]`` rankings, best first, at most ``depth``;
+        ``named``: the paths the question names (:meth:`Retriever.named_paths`)."""
         return fuse([r[: self.candidates] for r in rankings], depth, self.rrf_k,
-                    [1.0, self.bm25_weight, self.ident_weight])
+                    [1.0, self.bm25_weight, self.ident_weight],
+                    named=named, name_weight=self.name_weight)
 
 
+NAME_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
 GRID = [
-    Fusion(k, wb, IDENT_WEIGHT, c)
-    for k, wb, c in itertools.product((10, 30, 60), (0.5, 1.0, 2.0), (20, 50, 100))
+    Fusion(k, wb, IDENT_WEIGHT, c, wn)
+    for wn, k, wb, c in itertools.product(NAME_WEIGHTS, (10, 30, 60), (0.5, 1.0, 2.0), (20, 50, 100))
 ]
-"""Fusion settings cross-validation chooses from (27; few, coarse values on purpose). The
+"""Fusion settings cross-validation chooses from (27 x 4 file-name weights; few, coarse values
+on purpose; ties go to the first, so to no file-name signal). The
 identifier ranking keeps its shipped weight: it fires only when a query names a field
 (``max_concurrent_runs``), as the worker's citation queries do and 8 of the 151 benchmark
 questions do, too few to fit a weight on."""
 
-SHIPPED = Fusion(RRF_K, BM25_WEIGHT, IDENT_WEIGHT, HYBRID_CANDIDATES)
+SHIPPED = Fusion(RRF_K, BM25_WEIGHT, IDENT_WEIGHT, HYBRID_CANDIDATES, NAME_WEIGHT)
+
+
+@dataclass(frozen=True)
+class Head:
+    """One setting of the re-ordering of a fused ranking's first 5 distinct paths
+    (:func:`retriever.diversify.diversify`): ``cap`` paths per source family (None: off) and
+    ``dedupe``: None, ``"fact"`` (one fact, same field name and first sentence, takes one slot)
+    or ``"field"`` (one field name per source family takes one slot)."""
+
+    cap: int | None
+    dedupe: str | None
+
+    def apply(self, hits):
+        """``hits`` re-ordered (unchanged when the setting is off)."""
+        return diversify(hits, 5, self.cap, self.dedupe)
+
+
+OFF = Head(None, None)
+_CAPS = [Head(c, None) for c in (2, 3, 4, None)]
+VARIANTS = {
+    "fusion only": ((0.0,), [OFF]),
+    "family cap": ((0.0,), _CAPS),
+    "dedupe fact": ((0.0,), [OFF, Head(None, "fact")]),
+    "dedupe field/family": ((0.0,), [OFF, Head(None, "field")]),
+    "cap + dedupe": ((0.0,), [Head(c, d) for c in (2, 3, 4, None) for d in (None, "fact", "field")]),
+    "file-name signal": (NAME_WEIGHTS, [OFF]),
+    "file-name + family cap": (NAME_WEIGHTS, _CAPS),
+}
+"""Each variant: the file-name weights and head settings cross-validation may choose from,
+jointly with the rest of the fusion :data:`GRID` (the off settings are always candidates, so
+a variant can decline)."""
 
 
 def dedupe_paths(hits) -> list[str]:
@@ -143,6 +188,68 @@ def cross_validate(scores: dict[str, list[tuple]], fused: dict[Fusion, list[tupl
         out[mode] = {k: statistics.mean(m[k] for m in ms) for k in ("r@1", "r@5", "mrr")}
         out[mode]["r@5_sd"] = statistics.pstdev(m["r@5"] for m in ms)
     out["chosen"] = [f.__dict__ for f in chosen]
+    return out
+
+
+def choose_joint(rows: dict[tuple, list[tuple]], options: list[tuple], idx: list[int]) -> tuple:
+    """The option (a (Fusion, Head) pair) with the best recall@5, then MRR, then the first
+    listed, on the questions ``idx``."""
+    def key(o):
+        m = mean_scores([rows[o][i] for i in idx])
+        return (m["r@5"], m["mrr"])
+    return max(options, key=key)
+
+
+def cv_variant(rows: dict[tuple, list[tuple]], options: list[tuple], qidx: list[int],
+               folds: int, repeats: int) -> tuple[list[tuple], list[tuple]]:
+    """Cross-validation over the questions ``qidx`` (indexes into ``rows``): per repeat and
+    fold, the option is chosen on the training folds and the held-out fold scored with it.
+    Returns (per-question held-out rows averaged over the repeats, in ``qidx`` order;
+    the options chosen per fold)."""
+    held: dict[int, list[tuple]] = {i: [] for i in qidx}
+    chosen = []
+    for rep in range(repeats):
+        order = list(qidx)
+        random.Random(rep).shuffle(order)
+        for f in range(folds):
+            test = order[f::folds]
+            tset = set(test)
+            best = choose_joint(rows, options, [i for i in order if i not in tset])
+            chosen.append(best)
+            for i in test:
+                held[i].append(rows[best][i])
+    avg = [tuple(statistics.mean(r[j] for r in held[i]) for j in range(3)) for i in qidx]
+    return avg, chosen
+
+
+def variant_report(ranked, named, questions, n_shared: int, depth: int, folds: int, repeats: int) -> dict:
+    """Per :data:`VARIANTS` entry: recall@1/@5/MRR under cross-validation on the shared
+    questions, on all questions (and its shared and own parts), and on our own questions with
+    the option chosen on the shared ones; plus the options chosen."""
+    heads = sorted({h for _, hs in VARIANTS.values() for h in hs}, key=repr)
+    rows = {}
+    for f in GRID:
+        fused = [f.fuse(rk, depth, nm) for rk, nm in zip(ranked, named)]
+        for h in heads:
+            rows[(f, h)] = [per_question(dedupe_paths(h.apply(hits)), q)
+                            for hits, q in zip(fused, questions)]
+    n = len(questions)
+    out = {}
+    for name, (wns, hs) in VARIANTS.items():
+        options = [(f, h) for f in GRID if f.name_weight in wns for h in hs]
+        shared_rows, shared_chosen = cv_variant(rows, options, list(range(n_shared)), folds, repeats)
+        all_rows, all_chosen = cv_variant(rows, options, list(range(n)), folds, repeats)
+        v = {"cv_shared": mean_scores(shared_rows), "cv_all": mean_scores(all_rows),
+             "cv_all_shared_part": mean_scores(all_rows[:n_shared]),
+             "cv_all_own_part": mean_scores(all_rows[n_shared:])}
+        if n > n_shared:
+            best = choose_joint(rows, options, list(range(n_shared)))
+            v["own_chosen_on_shared"] = mean_scores(rows[best][n_shared:])
+        best_all = choose_joint(rows, options, list(range(n)))
+        v["chosen_on_all"] = {**best_all[0].__dict__, **best_all[1].__dict__}
+        heads_chosen = [(c[1].cap, c[1].dedupe) for c in shared_chosen + all_chosen]
+        v["heads_chosen_in_folds"] = {repr(k): heads_chosen.count(k) for k in sorted(set(heads_chosen), key=repr)}
+        out[name] = v
     return out
 
 
@@ -211,12 +318,13 @@ def main() -> int:
         r.warm_up()
         depth = max(args.depth, max(f.candidates for f in GRID))
         ranked = [r.rankings(q["question"], depth) for q in questions]
+        named = [r.named_paths(q["question"]) for q in questions]
         scores = {
             "dense": [per_question(dedupe_paths(d), q) for (d, _, _), q in zip(ranked, questions)],
             "bm25": [per_question(dedupe_paths(b), q) for (_, b, _), q in zip(ranked, questions)],
         }
-        fused = {f: [per_question(dedupe_paths(f.fuse(rk, args.depth)), q)
-                     for rk, q in zip(ranked, questions)] for f in GRID + [SHIPPED]}
+        fused = {f: [per_question(dedupe_paths(f.fuse(rk, args.depth, nm)), q)
+                     for rk, nm, q in zip(ranked, named, questions)] for f in GRID + [SHIPPED]}
 
         n_shared = len(shared)
         report["cv_all"] = cross_validate(scores, fused, len(questions), args.folds, args.repeats)
@@ -232,6 +340,8 @@ def main() -> int:
                 "bm25": mean_scores([scores["bm25"][i] for i in idx]),
                 "hybrid": mean_scores([fused[best][i] for i in idx]),
             }
+        report["variants"] = variant_report(ranked, named, questions, n_shared, args.depth,
+                                            args.folds, args.repeats)
         report["chosen_on_all"] = choose(fused, list(range(len(questions)))).__dict__
         report["in_sample_shipped"] = {
             "all": mean_scores(fused[SHIPPED]), "shared": mean_scores(fused[SHIPPED][:n_shared]),
@@ -254,8 +364,8 @@ def main() -> int:
         report["cpus"] = os.cpu_count()
         misses = [
             {"id": q["id"], "question": q["question"], "want": q["relevant_paths"],
-             "got": dedupe_paths(SHIPPED.fuse(rk, args.depth))[:5]}
-            for rk, q, row in zip(ranked, questions, fused[SHIPPED]) if not row[1]
+             "got": dedupe_paths(SHIPPED.fuse(rk, args.depth, nm))[:5]}
+            for rk, nm, q, row in zip(ranked, named, questions, fused[SHIPPED]) if not row[1]
         ]
         report["shipped_misses"] = misses
 
@@ -294,18 +404,33 @@ def print_tables(report: dict, n_shared: int, n_own: int, args) -> None:
         f = o["fusion_chosen_on_shared"]
         print(f"\nown questions ({o['n']}), hybrid settings chosen on the shared questions only "
               f"(rrf_k={f['rrf_k']}, bm25 weight={f['bm25_weight']}, identifier weight="
-              f"{f['ident_weight']}, candidates={f['candidates']}):")
+              f"{f['ident_weight']}, candidates={f['candidates']}, file-name weight={f['name_weight']}):")
         print("| mode | recall@1 | recall@5 | MRR |")
         print("|---|---|---|---|")
         for mode in MODES:
             m = o[mode]
             print(f"| {mode} | {m['r@1']:.3f} | {m['r@5']:.3f} | {m['mrr']:.3f} |")
+    print(f"\nhead re-ordering variants ({args.folds}-fold CV x{args.repeats}; fusion and head "
+          "settings chosen jointly on training folds; r@1 / r@5 / MRR):")
+    print("| variant | shared-101 CV | all CV | all CV: shared part | all CV: own part "
+          "| own, chosen on shared | chosen on all | heads chosen in folds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, v in report["variants"].items():
+        cells = [" / ".join(f"{v[k][m]:.3f}" for m in ("r@1", "r@5", "mrr"))
+                 for k in ("cv_shared", "cv_all", "cv_all_shared_part", "cv_all_own_part",
+                           "own_chosen_on_shared") if k in v]
+        c = v["chosen_on_all"]
+        chosen = (f"rrf_k={c['rrf_k']} bm25={c['bm25_weight']} cand={c['candidates']} "
+                  f"name={c['name_weight']} "
+                  f"cap={c['cap']} dedupe={c['dedupe']}")
+        heads = ", ".join(f"{k}: {n}" for k, n in v["heads_chosen_in_folds"].items())
+        print(f"| {name} | " + " | ".join(cells) + f" | {chosen} | {heads} |")
     ins = report["in_sample_shipped"]
     print(f"\nreference, in-sample (shipped settings were chosen on these): hybrid r@5 "
           f"{ins['shared']['r@5']:.3f} on shared, {ins['all']['r@5']:.3f} on all")
     f = report["chosen_on_all"]
     print(f"settings chosen on all questions (what should ship): rrf_k={f['rrf_k']}, bm25 weight="
-          f"{f['bm25_weight']}, identifier weight={f['ident_weight']}, candidates={f['candidates']}")
+          f"{f['bm25_weight']}, identifier weight={f['ident_weight']}, candidates={f['candidates']}, file-name weight={f['name_weight']}")
     lat = report["latency_ms"]
     print("\n| mode | p50 ms | p95 ms |")
     print("|---|---|---|")

@@ -10,6 +10,7 @@ Contract (other packages code against these names)::
     r.search(query: str, k: int = 5, where: dict | None = None) -> list[DocHit]
     r.cite(query: str, k: int = 3) -> list[Citation]   # [] (warned once) when no index
     r.rankings(query: str, n: int, where=None) -> [dense, bm25, identifier]  # before fusion
+    r.named_paths(query: str) -> frozenset[str]    # files the query names (hybrid lifts them)
 
 ``DocHit`` is a frozen dataclass: ``text``, ``source``, ``path``, ``title``, ``heading_path``
 (tuple of str), ``score`` (higher is better). ``Citation`` is a frozen dataclass: ``path``,

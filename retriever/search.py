@@ -10,9 +10,12 @@ Three ways to rank, all over the same chunks:
   when the query names identifiers (``JobSettings.max_concurrent_runs``,
   ``retry_on_timeout``): the chunks whose heading ends with that name, those whose heading or
   path also holds the qualifier (``JobSettings``) first. :meth:`Retriever.rankings` returns
-  the three rankings before fusion.
+  the three rankings before fusion. Then the chunks of files whose name the query states in
+  full (:mod:`retriever.names`: "cluster" names ``resources/cluster.md``) gain
+  ``NAME_WEIGHT / (RRF_K + 1)``, as if ranked first by a fourth ranking of that weight
+  (:meth:`Retriever.named_paths`).
 
-``RRF_K``, ``BM25_WEIGHT`` and ``HYBRID_CANDIDATES`` are chosen by bench/retrieval.py from a
+``RRF_K``, ``BM25_WEIGHT``, ``HYBRID_CANDIDATES`` and ``NAME_WEIGHT`` are chosen by bench/retrieval.py from a
 coarse grid on all its questions; the benchmark reports their cross-validated recall (chosen
 on training folds, scored on held-out ones).
 
@@ -35,6 +38,7 @@ from docs_index.layout import IndexLayout
 from retriever.citations import Citation, citations_from_hits
 from retriever.filters import matches, to_chroma, validate_where
 from retriever.hits import DocHit
+from retriever.names import FileNames
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ HYBRID_CANDIDATES = 50
 """How many results of each ranking the fusion considers."""
 IDENT_WEIGHT = 1.0
 """Weight of the identifier ranking (chunks whose heading ends with a name the query holds)."""
+NAME_WEIGHT = 1.0
+"""Weight of the file-name signal: chunks of files the query names (:mod:`retriever.names`)
+score as if ranked first by a ranking of this weight (0 turns it off)."""
 
 BUILD_HINT = "build it with `uv run docs-index build` (add `--source DIR` for a documentation directory)"
 
@@ -89,6 +96,7 @@ class Retriever:
         self._masks: dict[str, list[bool]] = {}
         self._row_of: dict[str, int] | None = None
         self._by_name: dict[str, list[int]] | None = None
+        self._file_names: FileNames | None = None
         self._threads_set = False
 
     @property
@@ -175,7 +183,18 @@ class Retriever:
         if mode == "bm25":
             return self._bm25(query, k, where)
         return fuse(self.rankings(query, max(k, HYBRID_CANDIDATES), where), k,
-                    weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT])
+                    weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT],
+                    named=self.named_paths(query), name_weight=NAME_WEIGHT)
+
+    def named_paths(self, query: str) -> frozenset[str]:
+        """The indexed paths whose file name ``query`` states in full (see
+        :mod:`retriever.names`): what hybrid search lifts by :data:`NAME_WEIGHT`. Loads the
+        index; raises :class:`IndexNotBuiltError` when there is none."""
+        self._load()
+        with self._lock:
+            if self._file_names is None:
+                self._file_names = FileNames(m.get("path", "") for m in self._lexical.metadatas)
+        return self._file_names.named(query)
 
     def rankings(self, query: str, n: int, where: dict | None = None) -> list[list[DocHit]]:
         """The three rankings hybrid search fuses, each at most ``n`` hits, best first:
@@ -307,11 +326,14 @@ def _hit(text: str, meta: dict, score: float) -> DocHit:
 
 
 def fuse(
-    rankings: list[list[DocHit]], k: int, rrf_k: int = RRF_K, weights: list[float] | None = None
+    rankings: list[list[DocHit]], k: int, rrf_k: int = RRF_K, weights: list[float] | None = None,
+    *, named: frozenset[str] | set[str] = frozenset(), name_weight: float = 0.0,
 ) -> list[DocHit]:
     """Weighted reciprocal rank fusion of ranked hit lists: the top ``k`` by
     ``sum(weight / (rrf_k + rank))`` (rank from 1; weights default to 1), each hit rescored
-    with its fused score. Hits are the same chunk when path, heading path and text are equal."""
+    with its fused score. Hits are the same chunk when path, heading path and text are equal.
+    Each fused hit whose path is in ``named`` gains ``name_weight / (rrf_k + 1)`` (only hits
+    already in some ranking; see :meth:`Retriever.named_paths`)."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[tuple, float] = {}
     first: dict[tuple, DocHit] = {}
@@ -320,6 +342,11 @@ def fuse(
             key = (h.path, h.heading_path, h.text)
             scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
             first.setdefault(key, h)
+    if named and name_weight:
+        lift = name_weight / (rrf_k + 1)
+        for key in scores:
+            if key[0] in named:
+                scores[key] += lift
     best = sorted(scores, key=lambda key: -scores[key])[:k]
     return [
         DocHit(first[key].text, first[key].source, first[key].path, first[key].title,

@@ -106,7 +106,7 @@ def test_half_built_index_is_not_available(tmp_path):
 
 
 def test_rankings_are_what_hybrid_fuses(built_index):
-    from retriever.search import BM25_WEIGHT, HYBRID_CANDIDATES, IDENT_WEIGHT, fuse
+    from retriever.search import BM25_WEIGHT, HYBRID_CANDIDATES, IDENT_WEIGHT, NAME_WEIGHT, fuse
 
     r = Retriever(built_index)
     q = "What does JobSettings.max_concurrent_runs limit?"
@@ -117,7 +117,8 @@ def test_rankings_are_what_hybrid_fuses(built_index):
     # the identifier ranking holds the chunks whose heading ends with the named field,
     # the qualified one (JobSettings) first
     assert ident[0].heading_path[-1] == "max_concurrent_runs" and "JobSettings" in ident[0].path
-    fused = fuse([dense, bm25, ident], 5, weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT])
+    fused = fuse([dense, bm25, ident], 5, weights=[1.0, BM25_WEIGHT, IDENT_WEIGHT],
+                 named=r.named_paths(q), name_weight=NAME_WEIGHT)
     assert [(h.path, h.text) for h in fused] == [(h.path, h.text) for h in r.search(q, k=5)]
     assert r.rankings("plain words only", 3)[2] == []
     with pytest.raises(ValueError):
