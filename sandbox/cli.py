@@ -66,6 +66,7 @@ def serve(
         pass
     finally:
         server.stop()
+        store.persist_clock()
 
 
 def main() -> None:

@@ -127,3 +127,4 @@ def running_sandbox(state_file: str | os.PathLike | None = None, scenario: dict 
         yield sb
     finally:
         server.stop()
+        store.persist_clock()

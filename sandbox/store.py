@@ -90,12 +90,14 @@ class Store:
         finally:
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self) -> tuple[int, int, int] | None:
+        """What tells another process's save from ours: every save is a new file (`os.replace`),
+        so its inode changes even when two saves share a timestamp tick and a size."""
         try:
             st = self.state_file.stat()
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _reload_if_changed(self) -> None:
         stat = self._stat()
@@ -128,6 +130,38 @@ class Store:
                 pass
             raise
         self._seen_stat = self._stat()
+
+    def persist_clock(self) -> None:
+        """Record this sandbox's simulated clock in the state file if it is ahead of the file's.
+
+        Called when a sandbox stops: reads do not save, so without this the next process would
+        resume from the clock of the last write and could see a run it already saw TERMINATED
+        as TERMINATING again (simulated time going backwards across processes). Only
+        `sim_now_ms` changes: the workspaces are copied from the file as it is now (under the
+        file lock), never from this process's memory, so no other process's change is lost.
+        """
+        if not self.state_file:
+            return
+        with self.lock, self._file_lock():
+            try:
+                data = json.loads(self.state_file.read_text())
+            except (FileNotFoundError, ValueError):
+                return
+            now = self.clock.now_ms()
+            if data.get("version") != STATE_VERSION or now <= int(data.get("sim_now_ms", 0)):
+                return
+            data["sim_now_ms"] = now
+            fd, tmp = tempfile.mkstemp(prefix=".sandbox-state-", dir=str(self.state_file.parent))
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(data, fh, separators=(",", ":"))
+                os.replace(tmp, self.state_file)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
 
     # -- access ------------------------------------------------------------------------------
 

@@ -37,6 +37,29 @@ def test_state_file_is_shared_by_sandboxes_started_one_after_the_other(tmp_path)
     assert new_job != job_id
 
 
+def test_simulated_time_never_goes_back_for_the_next_sandbox_on_the_file(tmp_path):
+    # A run seen TERMINATED by one process was TERMINATING again for the next one (the CI run
+    # of `lead runs cancel` twice): reads do not save, so the file kept the clock of the last
+    # write. Stopping a sandbox now records its clock.
+    import time
+
+    state = tmp_path / "sandbox.json"
+    with running_sandbox(state_file=state, clock_speed=600) as first:  # 10 simulated minutes a second
+        w = first.workspace_client()
+        job_id = w.jobs.create(name="long", tasks=[TASK]).job_id
+        run_id = w.jobs.run_now(job_id).run_id
+        w.jobs.cancel_run(run_id)
+        deadline = time.monotonic() + 10
+        while w.jobs.get_run(run_id).state.life_cycle_state != jobs.RunLifeCycleState.TERMINATED:
+            assert time.monotonic() < deadline, "the cancelled run never ended"
+            time.sleep(0.05)
+    # the next sandbox's own clock starts at the real time, far behind the first one's
+    with running_sandbox(state_file=state, clock_speed=0) as second:
+        state_now = second.workspace_client().jobs.get_run(run_id).state
+        assert (state_now.life_cycle_state, state_now.result_state) == (
+            jobs.RunLifeCycleState.TERMINATED, jobs.RunResultState.CANCELED)
+
+
 def test_two_stores_on_one_file_see_each_others_writes(tmp_path):
     # two processes sharing a file behave like two Store objects: flock + reload-if-changed
     from sandbox.clock import SimClock
