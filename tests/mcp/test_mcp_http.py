@@ -8,7 +8,7 @@ import sys
 import time
 
 import anyio
-from conftest import CLIENT_NAME, TOOL_NAMES, error_text, payload
+from mcp_helpers import CLIENT_NAME, TOOL_NAMES, error_text, payload
 
 
 def _free_port() -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import anyio
-from conftest import CLIENT_NAME, TOOL_NAMES, WRITE_TOOLS, error_text, payload
+from mcp_helpers import CLIENT_NAME, TOOL_NAMES, WRITE_TOOLS, error_text, payload
 
 SECRET = "dapi0123456789abcdef0123456789abcdef"
 
