@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lead.errors import FieldProblem
-from lead.workspace_paths import is_relative
+from lead.workspace_paths import is_relative, local_environment_dependencies
 from lead.yaml_lines import format_path
 
 #: the largest file uploaded as an artifact (bytes): the Workspace API's import limit ("This has
@@ -227,14 +227,8 @@ class ArtifactResolver:
         for i, task in enumerate(out.get("tasks") or []):
             if isinstance(task, dict):
                 self._task(task, ("tasks", i), found)
-        for i, env in enumerate(out.get("environments") or []):
-            spec = env.get("spec") if isinstance(env, dict) else None
-            deps = spec.get("dependencies") if isinstance(spec, dict) else None
-            if not isinstance(deps, list):
-                continue
-            for j, dep in enumerate(deps):
-                if isinstance(dep, str) and dep.startswith(("./", "../")):
-                    deps[j] = self._one(dep, ("environments", i, "spec", "dependencies", j), found)
+        for deps, j, at in local_environment_dependencies(out):
+            deps[j] = self._one(deps[j], at, found)
         return out, found
 
     def _task(self, task: dict, at: tuple, found: list[Artifact]) -> None:

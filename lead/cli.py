@@ -24,7 +24,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lead.cli_runner import DbOption, JsonOption, UserError, open_engine, run_cli
+from lead.cli_runner import DbOption, JsonOption, ProgressOption, UserError, open_engine, run_cli
 
 app = typer.Typer(
     name="lead",
@@ -34,10 +34,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ProgressOption = Annotated[
-    Optional[Path],
-    typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress]."),
-]
 
 
 def _emit(as_json: bool, data: Any, text: str) -> None:

@@ -23,19 +23,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from lead.cli_runner import DbOption, JsonOption, UserError, open_engine
+from lead.cli_runner import (DbOption, JsonOption, ProfileOption, ProgressOption, SandboxClockOption, SandboxOption,
+                             SandboxStateOption, UserError, open_engine)
 
 
 def mcp(
     http: Annotated[Optional[int], typer.Option("--http", min=1, max=65535, metavar="PORT", help="Serve streamable HTTP on this port (path /mcp) instead of stdio.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on with --http.")] = "127.0.0.1",
     allow_writes: Annotated[bool, typer.Option("--allow-writes", help="Enable the write tools (submit, start/cancel runs, run monitors, remediate).")] = False,
-    sandbox: Annotated[bool, typer.Option("--sandbox", help="Use the local workspace emulator: nothing reaches Databricks.")] = False,
-    sandbox_state: Annotated[Optional[Path], typer.Option("--sandbox-state", help="Sandbox state file, shared with workers [default: .job-agent/sandbox.json].")] = None,
-    sandbox_clock_speed: Annotated[float, typer.Option("--sandbox-clock-speed", min=0.0, help="Simulated seconds per real second in the sandbox.")] = 60.0,
-    profile: Annotated[Optional[str], typer.Option("--profile", help="Databricks config profile (~/.databrickscfg); SDK unified auth otherwise.")] = None,
+    sandbox: SandboxOption = False,
+    sandbox_state: SandboxStateOption = None,
+    sandbox_clock_speed: SandboxClockOption = 60.0,
+    profile: ProfileOption = None,
     submissions_dir: Annotated[Optional[Path], typer.Option("--submissions-dir", help="Where requirements given as text are saved [default: .job-agent/mcp-requirements].")] = None,
-    progress_dir: Annotated[Optional[Path], typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")] = None,
+    progress_dir: ProgressOption = None,
     db: DbOption = None,
 ) -> None:
     """Serve the pipeline to MCP clients (stdio, or streamable HTTP with --http PORT).

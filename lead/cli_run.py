@@ -31,21 +31,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from lead.cli_runner import DbOption, JsonOption, UserError, open_engine
+from lead.cli_runner import (DbOption, JsonOption, ProfileOption, ProgressOption, SandboxClockOption, SandboxOption,
+                             SandboxStateOption, UserError, open_engine)
 
 EXIT_TASK_FAILED = 2
 EXIT_RUN_NOT_SUCCESSFUL = 3
 
-ProfileOption = Annotated[Optional[str], typer.Option(
-    "--profile", help="Databricks config profile (~/.databrickscfg); SDK unified auth otherwise.")]
-SandboxOption = Annotated[bool, typer.Option(
-    "--sandbox", help="Use the local workspace emulator (the worker's state file): nothing reaches Databricks.")]
-SandboxStateOption = Annotated[Optional[Path], typer.Option(
-    "--sandbox-state", help="Sandbox state file [default: .job-agent/sandbox.json].")]
-SandboxClockOption = Annotated[float, typer.Option(
-    "--sandbox-clock-speed", min=0.0, help="Simulated seconds per real second in the sandbox.")]
-ProgressOption = Annotated[Optional[Path], typer.Option(
-    "--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress].")]
 VerboseOption = Annotated[bool, typer.Option(
     "--verbose", help="Show the pipeline's log lines (phases, outcome) on stderr.")]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -27,6 +28,23 @@ DbOption = Annotated[
     typer.Option("--db", envvar="JOB_AGENT_DB", help="State database URL [default: sqlite:///.job-agent/state.db]."),
 ]
 """The `--db URL` option (or `$JOB_AGENT_DB`) every command that opens the state database takes."""
+
+ProgressOption = Annotated[
+    Optional[Path],
+    typer.Option("--progress-dir", envvar="JOB_AGENT_PROGRESS_DIR", help="Where progress markdown goes [default: ./progress]."),
+]
+"""The `--progress-dir DIR` option (or `$JOB_AGENT_PROGRESS_DIR`) of commands that render progress files."""
+
+# The workspace options of the commands that talk to a workspace themselves (`lead run`,
+# `lead runs`, `lead mcp`); `worker/workspace.py` `open_workspace` takes their values.
+ProfileOption = Annotated[Optional[str], typer.Option(
+    "--profile", help="Databricks config profile (~/.databrickscfg); SDK unified auth otherwise.")]
+SandboxOption = Annotated[bool, typer.Option(
+    "--sandbox", help="Use the local workspace emulator (the worker's state file): nothing reaches Databricks.")]
+SandboxStateOption = Annotated[Optional[Path], typer.Option(
+    "--sandbox-state", help="Sandbox state file, shared with workers [default: .job-agent/sandbox.json].")]
+SandboxClockOption = Annotated[float, typer.Option(
+    "--sandbox-clock-speed", min=0.0, help="Simulated seconds per real second in the sandbox.")]
 
 
 class UserError(Exception):

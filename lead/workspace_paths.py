@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from lead.errors import FieldProblem
@@ -87,17 +88,23 @@ def resolve_job_paths(settings: dict[str, Any], workspace_root: str | None) -> d
     for i, task in enumerate(out.get("tasks") or []):
         if isinstance(task, dict):
             _resolve_task(task, ("tasks", i), workspace_root, has_git)
-    for i, env in enumerate(out.get("environments") or []):
+    for deps, j, at in local_environment_dependencies(out):
+        deps[j] = resolve(deps[j], workspace_root, at, notebook=False)
+    return out
+
+
+def local_environment_dependencies(settings: dict[str, Any]) -> Iterator[tuple[list, int, tuple]]:
+    """Each `environments[].spec.dependencies` entry of one job's `settings` that is a relative
+    local path (`./...`, `../...`), as `(the dependencies list, index, field path)`, so the caller
+    can replace it in place (`deps[j] = ...`)."""
+    for i, env in enumerate(settings.get("environments") or []):
         spec = env.get("spec") if isinstance(env, dict) else None
         deps = spec.get("dependencies") if isinstance(spec, dict) else None
         if not isinstance(deps, list):
             continue
         for j, dep in enumerate(deps):
-            if isinstance(dep, str) and (dep.startswith("./") or dep.startswith("../")):
-                deps[j] = resolve(
-                    dep, workspace_root, ("environments", i, "spec", "dependencies", j), notebook=False
-                )
-    return out
+            if isinstance(dep, str) and dep.startswith(("./", "../")):
+                yield deps, j, ("environments", i, "spec", "dependencies", j)
 
 
 def _resolve_task(task: dict, at: tuple, root: str | None, has_git: bool) -> None:

@@ -328,9 +328,8 @@ class Gateway:
                 stale = session.get(LlmCacheEntry, reply.key)
                 if stale is not None:
                     session.delete(stale)
-            if keep and not reply.cached and status == "ok" and session.get(LlmCacheEntry, reply.key) is None:
-                session.add(LlmCacheEntry(key=reply.key, model=self.settings.model, content=reply.content,
-                                          prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens))
+            if keep and not reply.cached and status == "ok":
+                self._cache_add(session, reply.key, reply)
             session.commit()
 
         self._db(write)
@@ -339,15 +338,20 @@ class Gateway:
         """Keep `reply`'s accepted content in `llm_cache` under `key` (another request's key)."""
         if self.engine is None:
             return
-        from state.models import LlmCacheEntry
 
         def write(session) -> None:
-            if session.get(LlmCacheEntry, key) is None:
-                session.add(LlmCacheEntry(key=key, model=self.settings.model, content=reply.content,
-                                          prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens))
-                session.commit()
+            self._cache_add(session, key, reply)
+            session.commit()
 
         self._db(write)
+
+    def _cache_add(self, session, key: str, reply: _Reply) -> None:
+        """Add `reply` to `llm_cache` under `key` unless an entry is there (the caller commits)."""
+        from state.models import LlmCacheEntry
+
+        if session.get(LlmCacheEntry, key) is None:
+            session.add(LlmCacheEntry(key=key, model=self.settings.model, content=reply.content,
+                                      prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens))
 
     def _db(self, action: Callable[[Any], T]) -> T | None:
         """Run `action(session)`; a database failure is reported once and does not fail the model call."""

@@ -112,12 +112,16 @@ class Store:
         self._seen_stat = stat
 
     def _save(self) -> None:
-        data = {
+        self._write({
             "version": STATE_VERSION,
             "default_token": self.default_token,
             "sim_now_ms": self.clock.now_ms(),
             "workspaces": self._workspaces,
-        }
+        })
+        self._seen_stat = self._stat()
+
+    def _write(self, data: dict) -> None:
+        """Replace the state file with `data` atomically (a temporary file, then rename)."""
         fd, tmp = tempfile.mkstemp(prefix=".sandbox-state-", dir=str(self.state_file.parent))
         try:
             with os.fdopen(fd, "w") as fh:
@@ -129,7 +133,6 @@ class Store:
             except FileNotFoundError:
                 pass
             raise
-        self._seen_stat = self._stat()
 
     def persist_clock(self) -> None:
         """Record this sandbox's simulated clock in the state file if it is ahead of the file's.
@@ -151,17 +154,7 @@ class Store:
             if data.get("version") != STATE_VERSION or now <= int(data.get("sim_now_ms", 0)):
                 return
             data["sim_now_ms"] = now
-            fd, tmp = tempfile.mkstemp(prefix=".sandbox-state-", dir=str(self.state_file.parent))
-            try:
-                with os.fdopen(fd, "w") as fh:
-                    json.dump(data, fh, separators=(",", ":"))
-                os.replace(tmp, self.state_file)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
+            self._write(data)
 
     # -- access ------------------------------------------------------------------------------
 

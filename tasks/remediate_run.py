@@ -56,8 +56,8 @@ from tasks.base import (
     enum_value,
     fingerprint,
 )
+from tasks.run_job import TERMINAL_STATES
 
-TERMINAL = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 FAILED_TASK_STATES = frozenset({"FAILED", "TIMEDOUT", "CANCELED", "MAXIMUM_CONCURRENT_RUNS_REACHED", "UPSTREAM_FAILED"})
 DEFAULT_BUDGET = {"per_run": 2, "per_job_per_day": 5}
 RETRIES = ("RETRY", "RETRY_WITH_NEW_PARAMS")
@@ -120,7 +120,7 @@ class RemediateRun:
         run_id = int(ctx.payload["run_id"])
         run = w.jobs.get_run(run_id, include_history=True)
         life = enum_value(run.state.life_cycle_state) if run.state else None
-        if life not in TERMINAL:
+        if life not in TERMINAL_STATES:
             raise CheckAgain(self._interval(ctx, 3), {"waiting_for": "the run to end"}, reason=f"run {run_id} is {life}: it has not ended yet")
         repairs = [h for h in (run.repair_history or []) if enum_value(h.type) == "REPAIR"]
         repair_count = len(repairs)
@@ -453,7 +453,7 @@ class RemediateRun:
         run = ctx.workspace.jobs.get_run(run_id, include_history=True)
         life = enum_value(run.state.life_cycle_state) if run.state else None
         polls = int(checkpoint.get("polls") or 0)
-        if life not in TERMINAL:
+        if life not in TERMINAL_STATES:
             raise CheckAgain(self._interval(ctx, polls + 1), {**checkpoint, "polls": polls + 1},
                              reason=f"repair {checkpoint['following']} of run {run_id} is {life}")
         state = enum_value(run.state.result_state)

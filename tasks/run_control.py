@@ -27,6 +27,7 @@ of `jobs.Run` and `jobs.RunState`), plus `idempotency_token` / `parameters` for 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tasks.base import (
@@ -230,17 +231,32 @@ class StartRun:
         run = ctx.workspace.jobs.get_run(run_id)
         result = {**run_result(run), "job_id": job_id, "idempotency_token": plan.idempotency_token,
                   "parameters": action.params.get("parameters", {})}
-        if not ctx.payload.get("wait") or result["life_cycle_state"] in TERMINAL_STATES:
-            return result
-        timeout = float(ctx.payload.get("timeout_s") or DEFAULT_WAIT_TIMEOUT_S)
-        waited = time.time() - float(checkpoint["started_at"])
-        if waited >= timeout:
-            raise PermanentFailure(f"run {run_id} of job {job_id} did not end within {timeout:g} s "
-                                   f"(last state {result['life_cycle_state']}); see {result['run_page_url']}",
-                                   result={**result, "timed_out": True})
-        polls = int(checkpoint.get("polls") or 0)
-        raise CheckAgain(_poll_interval(polls, timeout - waited), {**checkpoint, "polls": polls + 1},
-                         reason=f"run {run_id} of job {job_id} is {result['life_cycle_state']}")
+        return _result_or_wait(
+            ctx, result, checkpoint, "started_at",
+            timed_out=lambda timeout: (f"run {run_id} of job {job_id} did not end within {timeout:g} s "
+                                       f"(last state {result['life_cycle_state']}); see {result['run_page_url']}"),
+            waiting=f"run {run_id} of job {job_id} is {result['life_cycle_state']}")
+
+
+def _result_or_wait(ctx: TaskContext, result: dict[str, Any], checkpoint: dict[str, Any], since_key: str, *,
+                    timed_out: Callable[[float], str], waiting: str) -> dict[str, Any]:
+    """`result` when the task does not wait (`payload.wait` false) or the run has ended; else
+    check again later (`CheckAgain`, the interval growing with `checkpoint["polls"]`).
+
+    Raises:
+        CheckAgain: still running; the checkpoint counts one more poll.
+        PermanentFailure: `payload.timeout_s` (default `DEFAULT_WAIT_TIMEOUT_S`) seconds have
+            passed since `checkpoint[since_key]`; message `timed_out(timeout)`, result marked
+            `timed_out`.
+    """
+    if not ctx.payload.get("wait") or result["life_cycle_state"] in TERMINAL_STATES:
+        return result
+    timeout = float(ctx.payload.get("timeout_s") or DEFAULT_WAIT_TIMEOUT_S)
+    waited = time.time() - float(checkpoint[since_key])
+    if waited >= timeout:
+        raise PermanentFailure(timed_out(timeout), result={**result, "timed_out": True})
+    polls = int(checkpoint.get("polls") or 0)
+    raise CheckAgain(_poll_interval(polls, timeout - waited), {**checkpoint, "polls": polls + 1}, reason=waiting)
 
 
 class RunStatus:
@@ -328,13 +344,8 @@ class CancelRun:
         if run is None:
             raise PermanentFailure(f"run {run_id} does not exist in this workspace")
         result = run_result(run)
-        if not ctx.payload.get("wait") or result["life_cycle_state"] in TERMINAL_STATES:
-            return result
-        timeout = float(ctx.payload.get("timeout_s") or DEFAULT_WAIT_TIMEOUT_S)
-        waited = time.time() - float(checkpoint["cancelled_at"])
-        if waited >= timeout:
-            raise PermanentFailure(f"run {run_id} was still {result['life_cycle_state']} {timeout:g} s after the "
-                                   f"cancel request; see {result['run_page_url']}", result={**result, "timed_out": True})
-        polls = int(checkpoint.get("polls") or 0)
-        raise CheckAgain(_poll_interval(polls, timeout - waited), {**checkpoint, "polls": polls + 1},
-                         reason=f"run {run_id} is {result['life_cycle_state']} after the cancel request")
+        return _result_or_wait(
+            ctx, result, checkpoint, "cancelled_at",
+            timed_out=lambda timeout: (f"run {run_id} was still {result['life_cycle_state']} {timeout:g} s after the "
+                                       f"cancel request; see {result['run_page_url']}"),
+            waiting=f"run {run_id} is {result['life_cycle_state']} after the cancel request")
